@@ -1,0 +1,118 @@
+"""Artifact plumbing shared by every pipeline step.
+
+Each step (export, quantize, build-engine, ...) is a pure function of its inputs. Its output is written
+under a temporary name and renamed (never half-written), and gets a JSON sidecar `FILE.json` that names
+the hashes of its inputs, library versions and shapes. `cache_key` + `reuse_if_fresh` let a rerun with the
+same inputs reuse the artifact and a changed input rebuild it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+SIDECAR_SUFFIX = ".json"
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def cache_key(payload: dict[str, Any]) -> str:
+    """A stable hash of a JSON-able description of a step's inputs (hashes, options, versions)."""
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return sha256_bytes(blob)[:16]
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def sidecar_path(artifact: str | Path) -> Path:
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + SIDECAR_SUFFIX)
+
+
+def read_sidecar(artifact: str | Path) -> dict[str, Any] | None:
+    p = sidecar_path(artifact)
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def write_sidecar(artifact: str | Path, meta: dict[str, Any]) -> Path:
+    """Write `artifact.json`; records the artifact's own sha256 so a changed file is detected."""
+    meta = dict(meta)
+    meta.setdefault("sha256", sha256_file(artifact))
+    p = sidecar_path(artifact)
+    write_json_atomic(p, meta)
+    return p
+
+
+def reuse_if_fresh(artifact: str | Path, key: str) -> dict[str, Any] | None:
+    """Return the sidecar if `artifact` exists, was made from inputs with this `key`, and is unchanged."""
+    artifact = Path(artifact)
+    meta = read_sidecar(artifact)
+    if not artifact.exists() or meta is None or meta.get("cache_key") != key:
+        return None
+    if meta.get("sha256") != sha256_file(artifact):
+        return None
+    return meta
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries an artifact depends on (absent ones are left out)."""
+    import importlib.metadata as md
+
+    out: dict[str, str] = {}
+    for dist in ("edgeseg", "torch", "numpy", "onnx", "onnxruntime", "onnxsim", "tensorrt",
+                 "tensorrt-rtx-cu13-bindings", "tensorrt_rtx"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    return out
+
+
+def default_cache_dir() -> Path:
+    """Where derived artifacts live unless `--out` says otherwise (override with EDGESEG_CACHE)."""
+    return Path(os.environ.get("EDGESEG_CACHE", ".edgeseg-cache"))

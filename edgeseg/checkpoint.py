@@ -1,0 +1,53 @@
+"""Checkpoints: weights + model config + preprocessing + split + metrics, loaded with weights_only=True."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from edgeseg.artifacts import atomic_path
+from edgeseg.errors import EdgesegError
+
+FORMAT = "edgeseg-checkpoint/1"
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, *, preprocess: dict[str, Any] | None = None,
+                    extra: dict[str, Any] | None = None) -> None:
+    """Atomically write a checkpoint. `model.edgeseg_config` (set by create_model) rebuilds the network."""
+    config = getattr(model, "edgeseg_config", None)
+    if config is None:
+        raise ValueError("model was not built by edgeseg.models.create_model; no config to record")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT, "model": config, "state_dict": state,
+               "preprocess": preprocess, **(extra or {})}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise EdgesegError(f"{path}: no such checkpoint; pass the best.pt of a training run (edgeseg train)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, foreign pickle, not a torch file
+        raise EdgesegError(f"{path}: not a readable edgeseg checkpoint ({type(e).__name__}); "
+                           f"re-save it with edgeseg train") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise EdgesegError(f"{path}: not an edgeseg checkpoint (format {FORMAT} expected); "
+                           f"train with edgeseg train")
+    return payload
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network from its recorded config and load its weights; returns (model.eval(), payload)."""
+    from edgeseg.models import create_model
+
+    payload = read_checkpoint(path)
+    cfg = payload["model"]
+    model = create_model(cfg["name"], cfg["in_channels"], cfg["num_classes"], **cfg.get("options", {}))
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), payload

@@ -1,0 +1,58 @@
+"""`edgeseg` command line: thin wrappers over library functions.
+
+Each module in `edgeseg.commands` defines `register(subparsers)`, adding its sub-command(s) with
+`set_defaults(func=...)`; `func(args) -> int` does the work by calling the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from edgeseg import __version__
+from edgeseg.errors import EdgesegError
+
+# Order = order in --help.
+COMMAND_MODULES = [
+    "models",     # edgeseg models
+    "data",       # edgeseg data synth
+    "train",      # edgeseg train
+    "evaluate",   # edgeseg eval, edgeseg predict
+    "export",     # edgeseg export
+    "calib",      # edgeseg calib make|show
+    "quantize",   # edgeseg quantize
+    "engine",     # edgeseg build-engine
+    "bench",      # edgeseg bench, edgeseg plot
+    "claims",     # edgeseg claims
+    "demo",       # edgeseg demo (the README's main command)
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgeseg", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"edgeseg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"edgeseg.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except EdgesegError as e:
+        print(f"edgeseg: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("edgeseg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

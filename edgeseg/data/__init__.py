@@ -1,0 +1,1 @@
+"""Datasets (folders of images/ + masks/), the generated default, preprocessing and splits."""
