@@ -1,0 +1,76 @@
+"""PyTorch eager (CPU or CUDA, FP32 or FP16) behind the runner interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgeseg.errors import EdgesegError
+from edgeseg.runtime.base import Runner, TensorMeta
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+
+
+class TorchRunner(Runner):
+    backend = "pytorch"
+
+    def __init__(self, model: nn.Module | str | Path, input_shape: tuple[int, ...] | None = None,
+                 device: str = "cpu", precision: str = "fp32", threads: int | None = None) -> None:
+        super().__init__(model if isinstance(model, (str, Path)) else type(model).__name__)
+        self.source = model
+        self.input_shape = input_shape
+        self.device = device
+        self.precision = precision
+        self.threads = threads
+        self.model: nn.Module | None = None
+
+    def activate_impl(self) -> None:
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise EdgesegError("--device cuda: no CUDA GPU visible to PyTorch; use --device cpu")
+        if self.precision not in ("fp32", "fp16"):
+            raise EdgesegError(f"PyTorch runner precision must be fp32 or fp16, got {self.precision}")
+        if self.precision == "fp16" and not self.device.startswith("cuda"):
+            raise EdgesegError("PyTorch FP16 runs on CUDA only here; use --device cuda or fp32")
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        if isinstance(self.source, (str, Path)):
+            from edgeseg.checkpoint import load_checkpoint
+
+            model, _ = load_checkpoint(self.source)
+        else:
+            model = self.source
+        model = model.eval().to(self.device)
+        self.model = model.half() if self.precision == "fp16" else model
+
+    def deactivate_impl(self) -> None:
+        self.model = None
+        if self.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+    def input_metadata(self) -> dict[str, TensorMeta]:
+        shape = tuple(self.input_shape) if self.input_shape else (None, None, None, None)
+        return {INPUT_NAME: TensorMeta(INPUT_NAME, np.dtype(np.float32), shape)}
+
+    def output_names(self) -> list[str]:
+        return [OUTPUT_NAME]
+
+    @torch.inference_mode()
+    def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        assert self.model is not None
+        x = torch.from_numpy(feed[INPUT_NAME]).to(self.device)
+        if self.precision == "fp16":
+            x = x.half()
+        y = self.model(x)
+        if isinstance(y, (list, tuple)):  # deep supervision in train mode; eval returns a tensor
+            y = y[-1]
+        return {OUTPUT_NAME: y.float().cpu().numpy()}
+
+    def infer_torch(self, x: torch.Tensor) -> torch.Tensor:
+        """Tensor in, tensor out on the runner's device: the bench times this without host copies."""
+        assert self.model is not None
+        with torch.inference_mode():
+            return self.model(x.half() if self.precision == "fp16" else x)
