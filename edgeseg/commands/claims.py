@@ -1,9 +1,52 @@
-"""`edgeseg claims` (placeholder until its issue lands)."""
+"""`edgeseg claims`: check the papers' claims against committed results and write benchmarks/CLAIMS.md."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+from pathlib import Path
+
+from edgeseg.errors import EdgesegError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    return None
+    p = sub.add_parser(
+        "claims", help="check the papers' claims against committed results (writes CLAIMS.md)",
+        description="Build the claims report from results files only (no measurement is made): "
+                    "models table, edgeseg-bench/1 and edgeseg-train/1 JSON files.")
+    p.add_argument("--results", default="benchmarks/results", help="folder of results JSON files")
+    p.add_argument("--out", default="benchmarks/CLAIMS.md", help="markdown report to write ('-' for stdout only)")
+    p.add_argument("--plots", default=None, metavar="DIR", help="also write plots here (needs matplotlib)")
+    p.add_argument("--papers", default=None, metavar="DIR", help="claims files to use instead of the packaged ones")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeseg.claims.catalog import load_papers
+    from edgeseg.claims.report import build_report, render_markdown, short_table
+
+    parts = ["edgeseg", "claims", "--results", args.results, "--out", args.out]
+    if args.plots:
+        parts += ["--plots", args.plots]
+    if args.papers:
+        parts += ["--papers", args.papers]
+    command = shlex.join(parts)
+    if not Path(args.results).is_dir():
+        # A typo here would otherwise yield a report where every claim is "not testable".
+        raise EdgesegError(f"{args.results}: no such results folder; pass --results DIR (default benchmarks/results)")
+    papers = load_papers(args.papers)
+    to_stdout = args.out == "-"
+    rows = build_report(args.results, None if to_stdout else args.out, command=command, papers=papers)
+    if to_stdout:
+        print(render_markdown(rows, args.results, command, papers), end="")
+    else:
+        summary = [{"id": r.id, "paper": r.paper_figure, "ours": r.ours, "verdict": r.verdict} for r in rows]
+        print(short_table(summary))
+        print(f"wrote {args.out}")
+    if args.plots:
+        from edgeseg.claims.evidence import load_evidence
+        from edgeseg.claims.plots import make_plots
+
+        for path in make_plots(load_evidence(args.results), args.plots):
+            print(f"wrote {path}")
+    return 0
