@@ -1,0 +1,11 @@
+"""Benchmarks: `bench_runner` (time one runner), `run_config` / `run_config_isolated` (one configuration,
+optionally in a fresh subprocess), `run_matrix` (models x backends x precisions x threads x batch), the
+edgeseg-bench/1 schema and validator, the table, the target ratios and the plots."""
+
+from edgeseg.bench.harness import bench_runner, make_config, run_config, run_config_isolated
+from edgeseg.bench.matrix import run_matrix
+from edgeseg.bench.ratios import compute_ratios
+from edgeseg.bench.schema import SCHEMA, validate
+
+__all__ = ["SCHEMA", "bench_runner", "compute_ratios", "make_config", "run_config", "run_config_isolated",
+           "run_matrix", "validate"]

@@ -1,0 +1,49 @@
+"""Dice/IoU beside latency (`edgeseg bench --data DIR`), through `edgeseg.evaluate.evaluate_runner`, the
+same metric code as `edgeseg eval`. Preprocessing and split come from the artifact (ONNX/engine sidecar or
+checkpoint); a bare registry model (random weights) gets the default preprocessing and a note."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgeseg.artifacts import read_sidecar
+from edgeseg.errors import EdgesegError
+
+
+def recorded_preprocess(artifact: str | Path | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(preprocess dict, split dict) recorded with an artifact, or (None, None)."""
+    if artifact is None:
+        return None, None
+    p = Path(str(artifact))
+    if p.suffix in (".pt", ".pth") and p.is_file():
+        from edgeseg.checkpoint import read_checkpoint
+
+        payload = read_checkpoint(p)
+        return payload.get("preprocess"), payload.get("split")
+    meta = read_sidecar(p) or {}
+    from edgeseg.bench.harness import engine_source_onnx
+
+    src = engine_source_onnx(p, meta)
+    if not meta.get("preprocess") and src:  # engine sidecar pointing at its ONNX
+        meta = {**(read_sidecar(src) or {}), **meta}
+    return meta.get("preprocess"), meta.get("split")
+
+
+def evaluate_artifact(runner: Any, cfg: dict[str, Any], shape: list[int]) -> dict[str, Any]:
+    from edgeseg.data.dataset import SegFolder, select
+    from edgeseg.data.preprocess import Preprocess
+    from edgeseg.evaluate import evaluate_runner
+
+    pre, split = recorded_preprocess(cfg["artifact"])
+    note = None
+    if pre is None:
+        pre = Preprocess(shape[2], shape[3], shape[1]).to_dict()
+        note = "default preprocessing (none recorded with the artifact)"
+    if (int(pre["height"]), int(pre["width"])) != (shape[2], shape[3]):
+        raise EdgesegError(f"{cfg['artifact']}: recorded preprocessing is {pre['height']}x{pre['width']} but the "
+                           f"bench input is {shape[2]}x{shape[3]}; bench at the trained size (--size)")
+    folder = SegFolder(cfg["data"])
+    split_name, samples = select(folder, split, cfg.get("split"))
+    res = evaluate_runner(runner, samples, pre, batch=shape[0])
+    return {"dice": res["dice"], "iou": res["iou"], "n": res["n_images"], "split": split_name, "note": note}

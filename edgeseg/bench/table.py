@@ -1,0 +1,43 @@
+"""Results as a table (Ultralytics-benchmark style): format, precision, size, Dice, ms/image, images/s."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+COLUMNS = ("Model", "Format", "Precision", "Device", "Threads", "Batch", "Size (MB)", "Dice",
+           "ms/img p50", "ms/img p99", "img/s", "Peak mem (MB)", "mJ/img")
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def rows(results: Sequence[dict[str, Any]]) -> list[list[str]]:
+    out = []
+    for r in results:
+        lat = r.get("latency_ms") or {}
+        b = r.get("batch") or 1
+        p50 = lat.get("p50") / b if lat.get("p50") is not None else None  # per image
+        p99 = lat.get("p99") / b if lat.get("p99") is not None else None
+        out.append([str(r["model"]), str(r["backend"]), str(r["precision"]), str(r["device"]),
+                    _fmt(r.get("threads"), "d"), _fmt(b, "d"), _fmt(r.get("size_mb"), ".2f"),
+                    _fmt(r.get("dice"), ".4f"), _fmt(p50, ".2f"), _fmt(p99, ".2f"),
+                    _fmt(r.get("throughput_ips"), ".1f"), _fmt(r.get("peak_mem_mb"), ".0f"),
+                    _fmt(r.get("energy_mj_per_image"), ".1f")])
+    return out
+
+
+def format_table(results: Sequence[dict[str, Any]], markdown: bool = True) -> str:
+    """Markdown table (also readable as plain text on a terminal)."""
+    body = rows(results)
+    widths = [max(len(c), *(len(r[i]) for r in body)) if body else len(c) for i, c in enumerate(COLUMNS)]
+    numeric = set(range(4, len(COLUMNS)))
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) if i in numeric else c.ljust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+
+    sep = "|" + "|".join(("-" * (w + 1) + ":") if i in numeric else ("-" * (w + 2))
+                         for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(COLUMNS), sep, *(line(r) for r in body)])
