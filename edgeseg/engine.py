@@ -1,0 +1,345 @@
+"""ONNX -> serialized TensorRT / TensorRT-RTX engine, with a sidecar and content-hash reuse.
+
+    build_engine("unet", precision="fp16", size=(256, 256))            # export -> FP16 -> engine
+    build_engine("m.onnx", shapes=(1, 4, 8), backend="tensorrt-rtx")   # dynamic batch profile
+
+Networks are STRONGLY TYPED: the precision is the ONNX graph's (FP16 tensors from `quantize_fp16`, INT8 Q/DQ
+from `quantize_int8`), never a builder flag (TensorRT 11 removed those). `check_engine_file` refuses a
+truncated or foreign engine file *before* TensorRT deserializes it (a bad plan can abort the process).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeseg import trt_compat as tc
+from edgeseg.artifacts import (
+    atomic_path,
+    cache_key,
+    default_cache_dir,
+    library_versions,
+    read_sidecar,
+    reuse_if_fresh,
+    sha256_file,
+    sidecar_path,
+    write_bytes_atomic,
+    write_sidecar,
+)
+from edgeseg.errors import EdgesegError
+
+PRECISIONS = ("fp32", "fp16", "int8")
+INPUT_NAME = "input"
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    path: Path
+    meta: dict[str, Any]
+    reused: bool
+
+
+def parse_shapes(text: str) -> tuple[int, int, int]:
+    """'1:4:8' -> (min, opt, max) batch sizes."""
+    try:
+        lo, opt, hi = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise EdgesegError(f"--shapes must be MIN:OPT:MAX batch sizes like 1:4:8, got {text!r}") from None
+    if not 1 <= lo <= opt <= hi:
+        raise EdgesegError(f"--shapes {text}: need 1 <= MIN <= OPT <= MAX")
+    return lo, opt, hi
+
+
+def onnx_precision(path: str | Path) -> str:
+    """What a strongly typed build of this graph computes in: int8 (Q/DQ nodes), fp16 (FP16 tensors), fp32."""
+    import onnx
+
+    g = onnx.load(str(path), load_external_data=False).graph
+    ops = {n.op_type for n in g.node}
+    if ops & {"QuantizeLinear", "DequantizeLinear"}:
+        return "int8"
+    fp16 = onnx.TensorProto.FLOAT16
+    if any(t.data_type == fp16 for t in g.initializer) or any(
+            n.op_type == "Cast" and any(a.name == "to" and a.i == fp16 for a in n.attribute) for n in g.node):
+        return "fp16"
+    return "fp32"
+
+
+def _onnx_input(path: Path) -> tuple[str, list[int | None]]:
+    import onnx
+
+    try:
+        g = onnx.load(str(path), load_external_data=False).graph
+    except Exception as e:  # noqa: BLE001 - protobuf DecodeError etc.
+        raise EdgesegError(f"{path}: not a valid ONNX file ({type(e).__name__}); re-export it with edgeseg export"
+                           ) from None
+    if len(g.input) != 1:
+        raise EdgesegError(f"{path}: expected one input tensor, found {len(g.input)}; export with edgeseg export")
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+            for d in g.input[0].type.tensor_type.shape.dim]
+    return g.input[0].name, dims
+
+
+def _upstream_onnx(source: str | Path, precision: str | None, calib: str | None, size: tuple[int, int] | None,
+                   batch: int | str, opset: int) -> tuple[Path, str, dict[str, Any]]:
+    """Run (or reuse, each step caches by content hash) export -> FP16/INT8. Returns (onnx, precision, steps)."""
+    src = Path(str(source))
+    steps: dict[str, Any] = {}
+    if src.suffix == ".onnx":
+        if not src.is_file():
+            raise EdgesegError(f"{src}: no such ONNX file; create it with edgeseg export")
+        onnx_path = src
+    else:
+        from edgeseg.export import export_onnx
+
+        onnx_path = export_onnx(source, size=size, batch=batch, opset=opset)
+        steps["export"] = str(onnx_path)
+    if precision in (None, "fp32"):
+        found = onnx_precision(onnx_path)
+        if precision == "fp32" and found != "fp32":
+            raise EdgesegError(f"{onnx_path}: graph is already {found} (strongly typed builds take the graph's "
+                               f"precision); drop --fp32 or pass the FP32 ONNX")
+        return onnx_path, found, steps
+    if onnx_precision(onnx_path) != "fp32":
+        raise EdgesegError(f"{onnx_path}: graph is already {onnx_precision(onnx_path)}; pass it without "
+                           f"--fp16/--int8 (the build takes the graph's precision)")
+    try:
+        from edgeseg import quantize
+    except ImportError:
+        raise EdgesegError("edgeseg.quantize is not available in this checkout; run edgeseg quantize "
+                           "yourself and pass the quantized .onnx") from None
+    if precision == "fp16":
+        out = quantize.quantize_fp16(onnx_path)
+    else:
+        out = quantize.quantize_int8(onnx_path, calib)
+    steps["quantize"] = str(out)
+    return Path(out), precision, steps
+
+
+def _profile(dims: list[int | None], onnx_path: Path, size: tuple[int, int] | None, batch: int,
+             shapes: tuple[int, int, int] | None) -> dict[str, list[list[int]]] | None:
+    """min/opt/max input shapes (None: the ONNX input is fully static)."""
+    if len(dims) != 4:
+        raise EdgesegError(f"{onnx_path}: input must be N x C x H x W, got rank {len(dims)}")
+    n, c, h, w = dims
+    if c is None:
+        raise EdgesegError(f"{onnx_path}: input channels are dynamic; export with a fixed channel count")
+    if size is not None and None not in (h, w) and (h, w) != tuple(size):
+        raise EdgesegError(f"{onnx_path}: input is {h}x{w}, --size asks {size[0]}x{size[1]}; re-export at that size")
+    if h is None or w is None:
+        if size is None:
+            raise EdgesegError(f"{onnx_path}: input height/width are dynamic; pass --size H W")
+        h, w = size
+    if n is None:
+        lo, opt, hi = shapes or (batch, batch, batch)
+    elif shapes is not None and shapes != (n, n, n):
+        raise EdgesegError(f"{onnx_path}: batch is fixed at {n} but --shapes asks {':'.join(map(str, shapes))}; "
+                           f"export with a dynamic batch (edgeseg export --batch dynamic)")
+    elif batch not in (1, n):
+        raise EdgesegError(f"{onnx_path}: batch is fixed at {n}, --batch asks {batch}; re-export with --batch {batch}")
+    else:
+        lo = opt = hi = n
+    if None not in dims:
+        return None
+    return {INPUT_NAME: [[lo, c, h, w], [opt, c, h, w], [hi, c, h, w]]}
+
+
+def _tensor_info(trt: Any, t: Any) -> dict[str, Any]:
+    import numpy as np
+
+    try:
+        dtype = np.dtype(trt.nptype(t.dtype)).name
+    except (TypeError, KeyError):
+        dtype = str(t.dtype).split(".")[-1].lower()
+    return {"name": t.name, "shape": [int(d) for d in t.shape], "dtype": dtype}
+
+
+def _targets(trt: Any, flavour: str, compute_capabilities: list[str] | None) -> tuple[list[str], bool]:
+    """(target compute capabilities, default?) for TensorRT-RTX; validated against this TensorRT-RTX."""
+    if flavour != "tensorrt-rtx":
+        if compute_capabilities:
+            raise EdgesegError("--compute-capability is a TensorRT-RTX option; TensorRT engines run on the GPU "
+                               "model they are built on (use --backend tensorrt-rtx, or build on the target)")
+        return [], False
+    if not compute_capabilities:
+        return list(tc.RTX_DEFAULT_TARGETS), True
+    out = []
+    for raw in compute_capabilities:
+        try:
+            cc = tc.parse_cc(raw)
+        except ValueError:
+            raise EdgesegError(f"--compute-capability {raw!r}: expected e.g. 8.6") from None
+        if tc.rtx_cc_enum(trt, cc) is None:
+            raise EdgesegError(f"--compute-capability {cc}: TensorRT-RTX {tc.trt_version(trt)} cannot target it; "
+                               f"choose from {', '.join(tc.rtx_known_targets(trt))}")
+        if cc not in out:
+            out.append(cc)
+    return out, False
+
+
+def build_engine_info(source: str | Path, precision: str | None = None, calib: str | None = None,
+                      size: tuple[int, int] | None = None, batch: int = 1,
+                      shapes: tuple[int, int, int] | None = None, out: str | Path | None = None,
+                      backend: str = "auto", timing_cache: str | Path | None = None,
+                      compute_capabilities: list[str] | None = None, opset: int = 17,
+                      workspace_mb: int | None = None) -> EngineResult:
+    """Build (or reuse) an engine for a registry name, checkpoint or ONNX file. See module docstring."""
+    if precision is not None and precision not in PRECISIONS:
+        raise EdgesegError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if batch < 1:
+        raise EdgesegError(f"--batch must be >= 1, got {batch}")
+    if precision == "int8" and not calib:
+        raise EdgesegError("--int8 needs --calib NAME (a calibration set: edgeseg calib make --name NAME)")
+    flavour = tc.resolve_flavour(backend)
+    trt = tc.import_trt(flavour)  # fail before the (slow) upstream steps if TensorRT is missing
+    version = tc.trt_version(trt)
+    if timing_cache is not None and flavour == "tensorrt-rtx":
+        raise EdgesegError(f"--timing-cache {timing_cache}: TensorRT-RTX has no build-time timing cache (its "
+                           f"ITimingCache is a deprecated no-op that forces a GPU query during the CPU-only build); "
+                           f"its JIT kernels are cached at run time instead (TensorRTRunner(runtime_cache=FILE))")
+    targets, default_targets = _targets(trt, flavour, compute_capabilities)
+
+    onnx_path, precision, steps = _upstream_onnx(source, precision, calib, size,
+                                                 "dynamic" if shapes else batch, opset)
+    in_name, dims = _onnx_input(onnx_path)
+    if in_name != INPUT_NAME:
+        raise EdgesegError(f"{onnx_path}: input is named {in_name!r}, edgeseg expects {INPUT_NAME!r}; "
+                           f"export with edgeseg export")
+    profile = _profile(dims, onnx_path, size, batch, shapes)
+    built_on = tc.gpu_info() if flavour == "tensorrt" else None
+    if flavour == "tensorrt" and built_on is None:
+        raise EdgesegError(f"{onnx_path}: TensorRT builds need the NVIDIA GPU the engine will run on and none "
+                           f"is visible (queried via cuda-python, pycuda, torch.cuda); build on the target with one "
+                           f"of those installed, or use --backend tensorrt-rtx (CPU-only builds)")
+    onnx_sha = sha256_file(onnx_path)
+    key = cache_key({"step": "build-engine", "onnx": onnx_sha, "flavour": flavour, "version": version,
+                     "precision": precision, "profile": profile, "targets": targets,
+                     "built_on": built_on and built_on["cc"], "workspace_mb": workspace_mb})
+    if out is None:
+        out = default_cache_dir() / "engines" / f"{onnx_path.stem}-{flavour}-{key}.engine"
+    out = Path(out)
+    meta = reuse_if_fresh(out, key)
+    if meta is not None:
+        return EngineResult(out, meta, True)
+
+    logger = tc.make_logger(trt)
+    t0 = time.perf_counter()
+    builder = trt.Builder(logger)
+    network = builder.create_network(tc.network_flags(trt, flavour))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))[:400]
+        raise EdgesegError(f"{onnx_path}: {flavour} {version} cannot parse it ({errs}); check the quantized graph "
+                           f"or re-export with another --opset")
+    config = builder.create_builder_config()
+    if workspace_mb:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
+    if profile is not None:
+        p = builder.create_optimization_profile()
+        for name, (lo, opt, hi) in profile.items():
+            p.set_shape(name, lo, opt, hi)
+        config.add_optimization_profile(p)
+    if flavour == "tensorrt-rtx" and not default_targets:
+        config.num_compute_capabilities = len(targets)
+        for i, cc in enumerate(targets):
+            if not config.set_compute_capability(tc.rtx_cc_enum(trt, cc), i):
+                raise EdgesegError(f"--compute-capability {cc}: rejected by TensorRT-RTX {version}")
+    cache = None
+    if timing_cache is not None:
+        tpath = Path(timing_cache)
+        cache = config.create_timing_cache(tpath.read_bytes() if tpath.is_file() else b"")
+        config.set_timing_cache(cache, ignore_mismatch=False)
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        errs = "; ".join(logger.errors)[:400] or "no error logged"
+        raise EdgesegError(f"{onnx_path}: {flavour} {version} failed to build an engine ({errs})")
+    build_seconds = time.perf_counter() - t0
+    data = memoryview(plan).tobytes()
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
+        if cache is not None:
+            write_bytes_atomic(timing_cache, memoryview(cache.serialize()).tobytes())
+    meta = {
+        "kind": "engine", "cache_key": key, "flavour": flavour, "trt_module": tc.MODULES[flavour],
+        "trt_version": version, "precision": precision,
+        "target_compute_capabilities": targets, "default_targets": default_targets, "built_on_gpu": built_on,
+        # static engines record their one shape as a min=opt=max profile (no optimization profile is added)
+        "profiles": [profile or {INPUT_NAME: [[int(d) for d in dims]] * 3}],
+        "batch": {"fixed": dims[0], "shapes": shapes, "batch": batch},
+        "inputs": [_tensor_info(trt, network.get_input(i)) for i in range(network.num_inputs)],
+        "outputs": [_tensor_info(trt, network.get_output(i)) for i in range(network.num_outputs)],
+        "onnx": {"path": str(onnx_path), "sha256": onnx_sha}, "upstream": steps,
+        "source": str(source), "build_seconds": round(build_seconds, 3),
+        "warnings": list(dict.fromkeys(logger.warnings))[:50],
+        "timing_cache": str(timing_cache) if timing_cache else None,
+        "header_magic": data[:4].hex(), "size_bytes": len(data), "versions": library_versions(),
+    }
+    try:
+        write_sidecar(out, meta)
+    except BaseException:
+        out.unlink(missing_ok=True)  # an engine without its sidecar would be refused anyway
+        raise
+    return EngineResult(out, read_sidecar(out) or meta, False)
+
+
+def build_engine(source: str | Path, **options: Any) -> Path:
+    """`build_engine_info(...).path` (the path of the built or reused engine)."""
+    return build_engine_info(source, **options).path
+
+
+def check_engine_file(path: str | Path, sidecar_check: bool = True, flavour: str | None = None) -> dict[str, Any]:
+    """Refuse a missing, truncated, modified or foreign engine file before any TensorRT call; return its sidecar.
+
+    Without a sidecar (and `sidecar_check=False`) only the TensorRT-RTX header is checked (when the file or
+    `flavour` says TensorRT-RTX); the returned dict then has just {"flavour": guess or None, "unchecked": True}.
+    """
+    path = Path(path)
+    rebuild = "rebuild it with edgeseg build-engine"
+    if not path.is_file():
+        raise EdgesegError(f"{path}: no such engine file; {rebuild}")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if size == 0:
+        raise EdgesegError(f"{path}: engine file is empty; {rebuild}")
+    meta = read_sidecar(path)
+    if meta is None:
+        if sidecar_check:
+            raise EdgesegError(f"{path}: no sidecar {sidecar_path(path).name} (flavour, version, targets, sha256 "
+                               f"unknown); {rebuild}, or pass --no-sidecar-check to load it unchecked")
+        if head.startswith(tc.RTX_MAGIC):
+            flavour = "tensorrt-rtx"
+        if flavour == "tensorrt-rtx":
+            _check_rtx_header(path, head, size)
+        return {"flavour": flavour, "unchecked": True}
+    if meta.get("kind") != "engine" or meta.get("flavour") not in tc.FLAVOURS:
+        raise EdgesegError(f"{sidecar_path(path)}: not an edgeseg engine sidecar; {rebuild}")
+    flavour, version = meta["flavour"], meta.get("trt_version")
+    want = meta.get("size_bytes")
+    if isinstance(want, int) and size < want:
+        raise EdgesegError(f"{path}: truncated engine file ({size} of {want} bytes); {rebuild}")
+    magic = bytes.fromhex(meta.get("header_magic", ""))
+    if magic and not head.startswith(magic):
+        raise EdgesegError(f"{path}: foreign engine header (starts with {head[:8]!r}, a {flavour} {version} engine "
+                           f"starts with {magic!r}); not the engine its sidecar describes; {rebuild}")
+    if flavour == "tensorrt-rtx":
+        _check_rtx_header(path, head, size)
+    if isinstance(want, int) and size != want:
+        raise EdgesegError(f"{path}: engine file is {size} bytes, its sidecar says {want}; {rebuild}")
+    if meta.get("sha256") != sha256_file(path):
+        raise EdgesegError(f"{path}: engine file changed since it was built (sha256 differs from its sidecar); "
+                           f"{rebuild}")
+    return meta
+
+
+def _check_rtx_header(path: Path, head: bytes, size: int) -> None:
+    hdr = tc.read_rtx_header(head)
+    if hdr is None or hdr[0] != tc.RTX_MAGIC:
+        raise EdgesegError(f"{path}: foreign engine header (starts with {head[:8]!r}, TensorRT-RTX engines start "
+                           f"with {tc.RTX_MAGIC!r}); rebuild it with edgeseg build-engine --backend tensorrt-rtx")
+    if hdr[1] != size:
+        what = "truncated" if size < hdr[1] else "corrupt"
+        raise EdgesegError(f"{path}: {what} TensorRT-RTX engine ({size} bytes on disk, its header says {hdr[1]}); "
+                           f"rebuild it with edgeseg build-engine")

@@ -1,0 +1,487 @@
+"""TensorRT / TensorRT-RTX engines behind the runner interface (needs an NVIDIA GPU and cuda-python or pycuda).
+
+    with TensorRTRunner("unet.engine", cuda_graph=True) as r:
+        out = r.infer({"input": x})            # end to end: H2D copy, execute, D2H copy
+        r.set_input(x); ms = r.time_compute(100)   # GPU compute only, CUDA-event timed (bench)
+
+The engine file is checked against its sidecar before TensorRT sees it (truncated / foreign -> EdgesegError),
+the runtime against the sidecar (TensorRT flavour and version, GPU compute capability vs the built targets).
+I/O is bound by tensor name; buffers are allocated once for the largest profile shape.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg import trt_compat as tc
+from edgeseg.errors import EdgesegError, MissingDependencyError
+from edgeseg.runtime.base import Runner, TensorMeta
+
+CUDA_HINT = 'pip install "edgeseg[cuda]" (cuda-python); JetPack images also ship pycuda'
+
+
+def _no_gpu_message(flavour: str | None, meta: dict[str, Any]) -> str:
+    if flavour == "tensorrt-rtx":
+        targets = ", ".join(meta.get("target_compute_capabilities") or tc.RTX_DEFAULT_TARGETS)
+        return (f"no NVIDIA GPU with compute capability {targets} is visible: TensorRT-RTX engines run on "
+                f"{tc.RTX_SUPPORTED_HINT}")
+    built = (meta.get("built_on_gpu") or {})
+    return (f"no NVIDIA GPU is visible: this TensorRT engine runs on the GPU it was built on "
+            f"({built.get('name', '?')}, compute capability {built.get('cc', '?')})")
+
+
+class _CudaPython:
+    """The handful of CUDA runtime calls we need, through cuda-python (errors -> EdgesegError)."""
+
+    name = "cuda-python"
+
+    def __init__(self) -> None:
+        try:
+            from cuda.bindings import runtime as cudart
+        except ImportError:
+            from cuda import cudart  # cuda-python < 12.6
+        self.rt = cudart
+
+    def _ok(self, res: Any, what: str) -> Any:
+        err, *rest = res if isinstance(res, tuple) else (res,)
+        if int(err) != 0:
+            _, name = self.rt.cudaGetErrorName(err)
+            raise EdgesegError(f"CUDA {what} failed: {name.decode() if isinstance(name, bytes) else name}")
+        return rest[0] if len(rest) == 1 else rest
+
+    def malloc(self, n: int) -> int:
+        return int(self._ok(self.rt.cudaMalloc(max(n, 1)), "cudaMalloc"))
+
+    def free(self, ptr: int) -> None:
+        self._ok(self.rt.cudaFree(ptr), "cudaFree")
+
+    def host_empty(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, Any]:
+        """Page-locked host array (async copies need pinned memory to overlap)."""
+        n = max(int(np.prod(shape)) * dtype.itemsize, 1)
+        ptr = int(self._ok(self.rt.cudaMallocHost(n), "cudaMallocHost"))
+        buf = (ctypes.c_byte * n).from_address(ptr)
+        return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape), ptr
+
+    def host_free(self, token: Any) -> None:
+        self._ok(self.rt.cudaFreeHost(token), "cudaFreeHost")
+
+    def stream(self) -> Any:
+        return self._ok(self.rt.cudaStreamCreate(), "cudaStreamCreate")
+
+    def stream_handle(self, s: Any) -> int:
+        return int(s)
+
+    def stream_destroy(self, s: Any) -> None:
+        self._ok(self.rt.cudaStreamDestroy(s), "cudaStreamDestroy")
+
+    def sync(self, s: Any) -> None:
+        self._ok(self.rt.cudaStreamSynchronize(s), "cudaStreamSynchronize")
+
+    def h2d(self, dst: int, src: np.ndarray, s: Any) -> None:
+        kind = self.rt.cudaMemcpyKind.cudaMemcpyHostToDevice
+        self._ok(self.rt.cudaMemcpyAsync(dst, src.ctypes.data, src.nbytes, kind, s), "cudaMemcpyAsync H2D")
+
+    def d2h(self, dst: np.ndarray, src: int, s: Any) -> None:
+        kind = self.rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        self._ok(self.rt.cudaMemcpyAsync(dst.ctypes.data, src, dst.nbytes, kind, s), "cudaMemcpyAsync D2H")
+
+    def event(self) -> Any:
+        return self._ok(self.rt.cudaEventCreate(), "cudaEventCreate")
+
+    def record(self, e: Any, s: Any) -> None:
+        self._ok(self.rt.cudaEventRecord(e, s), "cudaEventRecord")
+
+    def elapsed_ms(self, start: Any, end: Any) -> float:
+        self._ok(self.rt.cudaEventSynchronize(end), "cudaEventSynchronize")
+        return float(self._ok(self.rt.cudaEventElapsedTime(start, end), "cudaEventElapsedTime"))
+
+    def event_destroy(self, e: Any) -> None:
+        self._ok(self.rt.cudaEventDestroy(e), "cudaEventDestroy")
+
+    def begin_capture(self, s: Any) -> None:
+        mode = self.rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
+        self._ok(self.rt.cudaStreamBeginCapture(s, mode), "cudaStreamBeginCapture")
+
+    def end_capture(self, s: Any) -> Any:
+        graph = self._ok(self.rt.cudaStreamEndCapture(s), "cudaStreamEndCapture")
+        return graph, self._ok(self.rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+
+    def launch(self, graph_exec: Any, s: Any) -> None:
+        self._ok(self.rt.cudaGraphLaunch(graph_exec, s), "cudaGraphLaunch")
+
+    def graph_destroy(self, graph: Any, graph_exec: Any) -> None:
+        self._ok(self.rt.cudaGraphExecDestroy(graph_exec), "cudaGraphExecDestroy")
+        self._ok(self.rt.cudaGraphDestroy(graph), "cudaGraphDestroy")
+
+
+class _PyCuda:
+    """Fallback for JetPack images that ship pycuda but not cuda-python (no CUDA graph capture)."""
+
+    name = "pycuda"
+
+    def __init__(self) -> None:
+        import pycuda.driver as drv
+
+        drv.init()
+        self.drv = drv
+        # TensorRT uses the runtime API's primary context; share it.
+        self.ctx = drv.Device(0).retain_primary_context()
+        self.ctx.push()
+        self._allocs: dict[int, Any] = {}
+
+    def malloc(self, n: int) -> int:
+        a = self.drv.mem_alloc(max(n, 1))
+        self._allocs[int(a)] = a
+        return int(a)
+
+    def free(self, ptr: int) -> None:
+        self._allocs.pop(ptr).free()
+
+    def host_empty(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, Any]:
+        a = self.drv.pagelocked_empty(shape, dtype)
+        return a, a
+
+    def host_free(self, token: Any) -> None:
+        return None  # pagelocked arrays free themselves when collected
+
+    def stream(self) -> Any:
+        return self.drv.Stream()
+
+    def stream_handle(self, s: Any) -> int:
+        return int(s.handle)
+
+    def stream_destroy(self, s: Any) -> None:
+        return None
+
+    def sync(self, s: Any) -> None:
+        s.synchronize()
+
+    def h2d(self, dst: int, src: np.ndarray, s: Any) -> None:
+        self.drv.memcpy_htod_async(dst, src, s)
+
+    def d2h(self, dst: np.ndarray, src: int, s: Any) -> None:
+        self.drv.memcpy_dtoh_async(dst, src, s)
+
+    def event(self) -> Any:
+        return self.drv.Event()
+
+    def record(self, e: Any, s: Any) -> None:
+        e.record(s)
+
+    def elapsed_ms(self, start: Any, end: Any) -> float:
+        end.synchronize()
+        return float(end.time_since(start))
+
+    def event_destroy(self, e: Any) -> None:
+        return None
+
+    def begin_capture(self, *args: Any) -> None:
+        raise EdgesegError(f"CUDA graph capture needs cuda-python ({CUDA_HINT}); run without --cuda-graph")
+
+    def end_capture(self, *args: Any) -> Any:
+        return self.begin_capture()
+
+    def launch(self, *args: Any) -> None:
+        self.begin_capture()
+
+    def graph_destroy(self, *args: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        self.ctx.pop()
+
+
+def _cuda() -> _CudaPython | _PyCuda:
+    try:
+        return _CudaPython()
+    except ImportError:
+        pass
+    try:
+        return _PyCuda()
+    except ImportError:
+        raise MissingDependencyError(f"running TensorRT engines needs CUDA Python bindings: {CUDA_HINT}") from None
+
+
+class TensorRTRunner(Runner):
+    """Run a TensorRT or TensorRT-RTX engine (flavour from its sidecar). See module docstring."""
+
+    def __init__(self, engine_path: str | Path, cuda_graph: bool = False, sidecar_check: bool = True,
+                 runtime_cache: str | Path | None = None, flavour: str | None = None) -> None:
+        super().__init__(str(engine_path))
+        self.path = Path(engine_path)
+        self.cuda_graph = cuda_graph
+        self.sidecar_check = sidecar_check
+        self.runtime_cache = Path(runtime_cache) if runtime_cache else None
+        self.flavour = flavour
+        self.meta: dict[str, Any] = {}
+        self.backend = flavour or "tensorrt"
+        self._reset()
+
+    def _reset(self) -> None:
+        self.trt: Any = None
+        self.engine: Any = None
+        self.context: Any = None
+        self.cuda: Any = None
+        self.stream: Any = None
+        self._rt_config: Any = None
+        self._io: dict[str, dict[str, Any]] = {}   # name -> {mode, dtype, dev, host, host_token, shape}
+        self._graph: Any = None
+        self.gpu: dict[str, str] | None = None
+        self._runtime: Any = None
+        self._logger: Any = None
+
+    # -- loading ------------------------------------------------------------------------------------------
+    def activate_impl(self) -> None:
+        from edgeseg.engine import check_engine_file
+
+        meta = check_engine_file(self.path, self.sidecar_check, self.flavour)  # before TensorRT sees the bytes
+        self.meta = meta
+        flavour = meta.get("flavour") or self.flavour
+        if flavour is None:
+            raise EdgesegError(f"{self.path}: cannot tell the TensorRT flavour without a sidecar; pass "
+                               f"--backend tensorrt or tensorrt-rtx, or rebuild with edgeseg build-engine")
+        if self.flavour and self.flavour != flavour:
+            raise EdgesegError(f"{self.path}: a {flavour} engine, asked to run as {self.flavour}; use --backend "
+                               f"{flavour} or rebuild for {self.flavour}")
+        self.backend = flavour
+        trt = tc.import_trt(flavour)
+        self._check_runtime(trt, flavour, meta)
+        self.cuda = _cuda()
+        try:
+            self._load(trt, flavour)
+        except BaseException:
+            self.deactivate_impl()
+            raise
+
+    def _check_runtime(self, trt: Any, flavour: str, meta: dict[str, Any]) -> None:
+        """Refuse (never crash) when this runtime cannot run the engine: version, GPU, compute capability."""
+        have = tc.trt_version(trt)
+        want = meta.get("trt_version")
+        if want and want != have:
+            raise EdgesegError(f"{self.path}: built with {flavour} {want}, this runtime is {flavour} {have}; "
+                               f"engines are version-specific: rebuild it with edgeseg build-engine")
+        gpu = tc.gpu_info()
+        if gpu is None:
+            raise EdgesegError(f"{self.path}: {_no_gpu_message(flavour, meta)}")
+        self.gpu = gpu
+        if meta.get("unchecked"):
+            return
+        if flavour == "tensorrt-rtx":
+            targets = meta.get("target_compute_capabilities") or tc.RTX_DEFAULT_TARGETS
+            if not tc.cc_runs(gpu["cc"], targets, bool(meta.get("default_targets"))):
+                raise EdgesegError(f"{self.path}: {gpu['name']} (compute capability {gpu['cc']}) is not a target of "
+                                   f"this TensorRT-RTX engine ({', '.join(targets)}); TensorRT-RTX runs on "
+                                   f"{tc.RTX_SUPPORTED_HINT}; rebuild with --compute-capability {gpu['cc']} if "
+                                   f"TensorRT-RTX supports it")
+        else:
+            built = meta.get("built_on_gpu") or {}
+            if built.get("cc") and built["cc"] != gpu["cc"]:
+                raise EdgesegError(f"{self.path}: built on {built.get('name')} (compute capability {built['cc']}), "
+                                   f"this GPU is {gpu['name']} ({gpu['cc']}); TensorRT engines are GPU-specific: "
+                                   f"rebuild it on this machine with edgeseg build-engine")
+
+    def _load(self, trt: Any, flavour: str) -> None:
+        self.trt = trt
+        # TensorRT keeps a raw pointer to the logger: it must live as long as the runtime.
+        self._logger = logger = tc.make_logger(trt)
+        runtime = trt.Runtime(logger)
+        data = self.path.read_bytes()
+        if flavour == "tensorrt-rtx" and hasattr(runtime, "get_engine_validity"):
+            validity, diag = runtime.get_engine_validity(data[:runtime.engine_header_size])
+            if validity == trt.EngineValidity.INVALID:
+                reasons = [n for n, v in trt.EngineInvalidityDiagnostics.__members__.items() if int(diag) & int(v)]
+                raise EdgesegError(f"{self.path}: TensorRT-RTX says this engine cannot run here "
+                                   f"({', '.join(reasons) or 'invalid'}); rebuild it with edgeseg build-engine")
+        self._runtime = runtime
+        self.engine = runtime.deserialize_cuda_engine(data)
+        if self.engine is None:
+            errs = "; ".join(logger.errors)[:300]
+            raise EdgesegError(f"{self.path}: {flavour} could not deserialize the engine ({errs}); rebuild it")
+        if flavour == "tensorrt-rtx":
+            cfg = self.engine.create_runtime_config()
+            if self.cuda_graph:
+                # TensorRT-RTX captures and replays CUDA graphs itself (dynamic shapes included); manual
+                # stream capture would also need engines built with REQUIRE_USER_ALLOCATION.
+                cfg.cuda_graph_strategy = trt.CudaGraphStrategy.WHOLE_GRAPH_CAPTURE
+            if self.runtime_cache is not None:
+                cache = cfg.create_runtime_cache()
+                if self.runtime_cache.is_file():
+                    cache.deserialize(self.runtime_cache.read_bytes())
+                cfg.set_runtime_cache(cache)
+            self._rt_config = cfg
+            self.context = self.engine.create_execution_context(cfg)
+        else:
+            self.context = self.engine.create_execution_context()
+        if self.context is None:
+            raise EdgesegError(f"{self.path}: could not create an execution context (GPU memory?)")
+        self.stream = self.cuda.stream()
+        self._allocate()
+
+    def _allocate(self) -> None:
+        """Device + pinned host buffers for every I/O tensor at the largest profile shape."""
+        trt, eng, ctx = self.trt, self.engine, self.context
+        names = [eng.get_tensor_name(i) for i in range(eng.num_io_tensors)]
+        for name in names:
+            mode = eng.get_tensor_mode(name)
+            shape = tuple(eng.get_tensor_shape(name))
+            if mode == trt.TensorIOMode.INPUT:
+                if -1 in shape:
+                    shape = tuple(eng.get_tensor_profile_shape(name, 0)[2])  # (min, opt, max) -> max
+                ctx.set_input_shape(name, shape)
+            self._io[name] = {"input": mode == trt.TensorIOMode.INPUT,
+                              "dtype": np.dtype(trt.nptype(eng.get_tensor_dtype(name))), "max_shape": shape}
+        for name, io in self._io.items():
+            if not io["input"]:
+                io["max_shape"] = tuple(ctx.get_tensor_shape(name))
+            if -1 in io["max_shape"]:
+                raise EdgesegError(f"{self.path}: output {name!r} has a data-dependent shape; not supported")
+            n = int(np.prod(io["max_shape"])) * io["dtype"].itemsize
+            io["dev"] = self.cuda.malloc(n)
+            io["host_max"], io["host_token"] = self.cuda.host_empty(io["max_shape"], io["dtype"])
+            io["shape"] = io["max_shape"]
+            if not ctx.set_tensor_address(name, io["dev"]):
+                raise EdgesegError(f"{self.path}: TensorRT refused the buffer for {name!r}")
+
+    def deactivate_impl(self) -> None:
+        cuda = self.cuda
+        if cuda is not None:
+            try:
+                if self.stream is not None:
+                    cuda.sync(self.stream)
+                self._drop_graph()
+                for io in self._io.values():
+                    if "dev" in io:
+                        cuda.free(io["dev"])
+                    if "host_token" in io:
+                        cuda.host_free(io["host_token"])
+                if self.stream is not None:
+                    cuda.stream_destroy(self.stream)
+            finally:
+                self._save_runtime_cache()
+                self.context = self.engine = self._runtime = None  # TensorRT objects before the CUDA context
+                if hasattr(cuda, "close"):
+                    cuda.close()
+        self._reset()
+
+    def _save_runtime_cache(self) -> None:
+        if self.runtime_cache is None or self._rt_config is None:
+            return
+        from edgeseg.artifacts import write_bytes_atomic
+
+        cache = self._rt_config.get_runtime_cache()
+        blob = cache.serialize() if cache is not None else None
+        if blob is not None:
+            write_bytes_atomic(self.runtime_cache, memoryview(blob).tobytes())
+
+    # -- metadata -------------------------------------------------------------------------------------------
+    def input_metadata(self) -> dict[str, TensorMeta]:
+        out = {}
+        for name, io in self._io.items():
+            if io["input"]:
+                shape = tuple(self.engine.get_tensor_shape(name))
+                out[name] = TensorMeta(name, io["dtype"], tuple(None if d < 0 else int(d) for d in shape))
+        return out
+
+    def output_names(self) -> list[str]:
+        return [n for n, io in self._io.items() if not io["input"]]
+
+    # -- execution ------------------------------------------------------------------------------------------
+    def set_input(self, feed: dict[str, np.ndarray] | np.ndarray) -> None:
+        """Copy inputs to the device and set shapes (synchronously): then `infer_device_only` / `time_compute`."""
+        if isinstance(feed, np.ndarray):
+            feed = {n: feed for n, io in self._io.items() if io["input"]}
+        self._stage(feed)
+        self.cuda.sync(self.stream)
+
+    def _stage(self, feed: dict[str, np.ndarray]) -> None:
+        ctx = self.context
+        shapes_changed = False
+        for name, arr in feed.items():
+            io = self._io[name]
+            if any(a > m for a, m in zip(arr.shape, io["max_shape"], strict=True)):
+                raise EdgesegError(f"{self.name}: input {name!r} shape {arr.shape} exceeds the engine's profile "
+                                   f"maximum {io['max_shape']}; rebuild with a larger --shapes")
+            if tuple(arr.shape) != io["shape"]:
+                if not ctx.set_input_shape(name, arr.shape):
+                    raise EdgesegError(f"{self.name}: engine rejects input shape {arr.shape} for {name!r}")
+                io["shape"] = tuple(arr.shape)
+                shapes_changed = True
+            host = io["host_max"].reshape(-1)[:arr.size].reshape(arr.shape)
+            np.copyto(host, arr, casting="no")
+            self.cuda.h2d(io["dev"], host, self.stream)
+        if shapes_changed:
+            for name, io in self._io.items():
+                if not io["input"]:
+                    io["shape"] = tuple(ctx.get_tensor_shape(name))
+            self._drop_graph()
+
+    def _enqueue(self) -> None:
+        if self.cuda_graph and self.backend != "tensorrt-rtx":
+            if self._graph is None:
+                self._capture()
+            self.cuda.launch(self._graph[1], self.stream)
+        elif not self.context.execute_async_v3(self.cuda.stream_handle(self.stream)):
+            raise EdgesegError(f"{self.name}: TensorRT execute_async_v3 failed")
+
+    def _capture(self) -> None:
+        """Record one enqueue into a CUDA graph (valid for the current shapes; recaptured when they change)."""
+        handle = self.cuda.stream_handle(self.stream)
+        # One plain run first: TensorRT does shape-dependent setup outside capturable work.
+        if not self.context.execute_async_v3(handle):
+            raise EdgesegError(f"{self.name}: TensorRT execute_async_v3 failed")
+        self.cuda.sync(self.stream)
+        self.cuda.begin_capture(self.stream)
+        try:
+            ok = self.context.execute_async_v3(handle)
+        finally:
+            graph = self.cuda.end_capture(self.stream)
+        if not ok:
+            self.cuda.graph_destroy(*graph)
+            raise EdgesegError(f"{self.name}: this engine cannot be captured into a CUDA graph; run without it")
+        self._graph = graph
+
+    def _drop_graph(self) -> None:
+        if self._graph is not None:
+            self.cuda.graph_destroy(*self._graph)
+            self._graph = None
+
+    def infer_device_only(self) -> None:
+        """Run on the inputs already on the device (set_input); waits for completion; no copies."""
+        self._enqueue()
+        self.cuda.sync(self.stream)
+
+    def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self._stage(feed)
+        self._enqueue()
+        outs = {}
+        for name in self.output_names():
+            io = self._io[name]
+            host = io["host_max"].reshape(-1)[:int(np.prod(io["shape"]))].reshape(io["shape"])
+            self.cuda.d2h(host, io["dev"], self.stream)
+            outs[name] = host
+        self.cuda.sync(self.stream)
+        return {k: v.copy() for k, v in outs.items()}
+
+    def time_compute(self, iters: int = 100, warmup: int = 10) -> list[float]:
+        """Per-iteration GPU time (ms) of the engine alone, measured with CUDA events on the stream."""
+        if not self.is_active:
+            raise RuntimeError(f"{self.name}: runner is not active; use it inside `with`")
+        for _ in range(warmup):
+            self._enqueue()
+        self.cuda.sync(self.stream)
+        start, end = self.cuda.event(), self.cuda.event()
+        times = []
+        try:
+            for _ in range(iters):
+                self.cuda.record(start, self.stream)
+                self._enqueue()
+                self.cuda.record(end, self.stream)
+                times.append(self.cuda.elapsed_ms(start, end))
+        finally:
+            self.cuda.event_destroy(start)
+            self.cuda.event_destroy(end)
+        return times
