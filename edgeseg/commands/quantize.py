@@ -1,9 +1,45 @@
-"""`edgeseg quantize` (placeholder until its issue lands)."""
+"""`edgeseg quantize FILE.onnx --fp16 | --int8 --calib NAME`: TensorRT-ready FP16 / Q/DQ INT8 graphs."""
 
 from __future__ import annotations
 
 import argparse
+import json
+
+from edgeseg.errors import EdgesegError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    return None
+    p = sub.add_parser("quantize", help="make an FP16 or explicit Q/DQ INT8 ONNX graph",
+                       description="FP16: float32 I/O kept, sensitive ops in float32. INT8: symmetric, per-channel "
+                                   "weights, Q/DQ on Conv/ConvTranspose/Gemm inputs, biases in float (TensorRT "
+                                   "strongly-typed accepts it).")
+    p.add_argument("onnx", metavar="FILE.onnx")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--fp16", action="store_true")
+    g.add_argument("--int8", action="store_true")
+    p.add_argument("--calib", help="calibration set: NAME under calib/ or a manifest path (--int8)")
+    p.add_argument("--method", choices=["minmax", "entropy", "percentile"], default="minmax")
+    p.add_argument("--max-dice-drop", type=float, help="Dice budget in percentage points (needs --data)")
+    p.add_argument("--data", help="held-out data directory for --max-dice-drop")
+    p.add_argument("--out", help="output .onnx (default: content-addressed under the cache dir)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeseg.artifacts import read_sidecar
+    from edgeseg.quantize import quantize_fp16, quantize_int8
+
+    if args.fp16:
+        out = quantize_fp16(args.onnx, args.out)
+    else:
+        if not args.calib:
+            raise EdgesegError("--int8 needs --calib NAME (make one with edgeseg calib make)")
+        out = quantize_int8(args.onnx, args.calib, args.out, args.method, args.max_dice_drop, args.data)
+    meta = read_sidecar(out) or {}
+    report = {"onnx": str(out), "precision": meta.get("precision")}
+    if meta.get("dice_budget"):
+        b = meta["dice_budget"]
+        report.update(float_nodes=meta.get("float_nodes"), drop_pp=b.get("drop_pp"),
+                      within_budget=b.get("within_budget"))
+    print(json.dumps(report, indent=2))
+    return 0

@@ -1,0 +1,181 @@
+"""Calibration sets: a JSON manifest (`calib/NAME.json`) of chosen images + their sha256, the
+preprocessing and the seed, so INT8 calibration is reproducible and a changed image is detected.
+
+Selection is deterministic and covers the data: images are sorted by the foreground fraction of their mask
+and split into `n` equal strata; the seeded RNG picks one image per stratum (random if no masks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg.artifacts import sha256_file, write_json_atomic
+from edgeseg.errors import EdgesegError
+
+SCHEMA = "edgeseg-calib/1"
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def calib_dir() -> Path:
+    """Where named calibration sets live (`calib/` in the repo; override with EDGESEG_CALIB_DIR)."""
+    return Path(os.environ.get("EDGESEG_CALIB_DIR", "calib"))
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """uint8 HxW or HxWxC. Uses the data package's loader when present, else PIL / tifffile."""
+    try:
+        from edgeseg.data.dataset import read_image as data_read_image  # the data package's loader
+    except ImportError:
+        data_read_image = None
+    if data_read_image is not None:
+        try:
+            return np.asarray(data_read_image(path))
+        except EdgesegError:
+            raise
+        except Exception:  # noqa: BLE001 - fall back to PIL/tifffile below
+            pass
+    from PIL import Image
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im)
+    except Exception:  # noqa: BLE001 - multi-page / float TIFFs PIL cannot read
+        try:
+            import tifffile
+
+            arr = np.asarray(tifffile.imread(path))
+        except Exception as e:  # noqa: BLE001
+            raise EdgesegError(f"{path}: cannot read image ({type(e).__name__}); replace or remove it") from None
+    if arr.dtype != np.uint8:
+        a = arr.astype(np.float64)
+        arr = (255 * (a - a.min()) / max(a.max() - a.min(), 1e-12)).astype(np.uint8)
+    return arr
+
+
+def _list_pairs(data: Path) -> list[tuple[Path, Path | None]]:
+    img_dir = data / "images" if (data / "images").is_dir() else data
+    mask_dir = data / "masks" if (data / "masks").is_dir() else None
+    images = sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    masks: dict[str, Path] = {}
+    if mask_dir is not None:
+        masks = {p.stem: p for p in sorted(mask_dir.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
+    return [(p, masks.get(p.stem)) for p in images]
+
+
+def _select(fg: list[float | None], n: int, seed: int) -> list[int]:
+    """Indices of `n` items: one per foreground-fraction stratum (deterministic for a seed)."""
+    rng = np.random.default_rng(seed)
+    if any(f is None for f in fg):
+        return sorted(rng.choice(len(fg), size=n, replace=False).tolist())
+    order = sorted(range(len(fg)), key=lambda i: (fg[i], i))
+    strata = np.array_split(np.asarray(order), n)
+    return sorted(int(rng.choice(s)) for s in strata)
+
+
+def resolve_manifest_path(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".json" or p.is_file() or os.sep in str(name_or_path):
+        return p
+    return calib_dir() / f"{name_or_path}.json"
+
+
+def make_calib(data: str | Path, n: int = 128, name: str | None = None, out: str | Path | None = None,
+               size: tuple[int, int] | None = None, channels: int | None = None,
+               checkpoint: str | Path | None = None, seed: int = 0) -> Path:
+    """Choose `n` images from `data` (DIR with images/ [+ masks/]); write the manifest atomically."""
+    from edgeseg.data.preprocess import Preprocess
+
+    data = Path(data)
+    if not data.is_dir():
+        raise EdgesegError(f"{data}: no such data directory; pass --data DIR with images/ and masks/")
+    if out is None:
+        if not name:
+            raise EdgesegError("calib make needs --name NAME (written to calib/NAME.json) or an output path")
+        out = calib_dir() / f"{name}.json"
+    out = Path(out)
+    pairs = _list_pairs(data)
+    if n < 1:
+        raise EdgesegError(f"--n must be >= 1, got {n}")
+    if len(pairs) < n:
+        raise EdgesegError(f"{data}: only {len(pairs)} images, {n} asked for the calibration set; "
+                           f"pass a smaller --n or more data")
+    if checkpoint is not None:
+        from edgeseg.checkpoint import read_checkpoint
+
+        payload = read_checkpoint(checkpoint)
+        if not payload.get("preprocess"):
+            raise EdgesegError(f"{checkpoint}: checkpoint has no preprocessing recorded; pass --size/--channels")
+        pre = Preprocess.from_dict(payload["preprocess"])
+        source = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint)}
+    else:
+        first = read_image(pairs[0][0])
+        c = channels or (1 if first.ndim == 2 else min(first.shape[-1], 3))
+        h, w = size or (256, 256)
+        pre = Preprocess(int(h), int(w), int(c))
+        source = {"checkpoint": None}
+    fg: list[float | None] = []
+    for _, m in pairs:
+        fg.append(None if m is None else float((read_image(m) > 0).mean()))
+    chosen = _select(fg, n, seed)
+    root_rel = os.path.relpath(data.resolve(), out.resolve().parent)
+    images = [{"path": os.path.relpath(pairs[i][0].resolve(), data.resolve()), "sha256": sha256_file(pairs[i][0]),
+               "foreground": fg[i]} for i in chosen]
+    manifest = {"schema": SCHEMA, "name": name or out.stem, "data_root": root_rel,
+                "data_root_abs": str(data.resolve()), "n": n, "seed": seed,
+                "selection": "stratified-by-foreground" if fg and fg[0] is not None else "random (no masks)",
+                "available": len(pairs), "preprocess": pre.to_dict(), **source, "images": images}
+    write_json_atomic(out, manifest)
+    return out
+
+
+def load_calib(name_or_path: str | Path, verify: bool = True) -> dict[str, Any]:
+    """Read a manifest (name under calib/ or path); with `verify`, every image must exist with its sha256."""
+    path = resolve_manifest_path(name_or_path)
+    if not path.is_file():
+        raise EdgesegError(f"{path}: no such calibration set; make it with edgeseg calib make --name NAME")
+    try:
+        m = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise EdgesegError(f"{path}: not a JSON calibration manifest; remake it with edgeseg calib make") from None
+    if not isinstance(m, dict) or m.get("schema") != SCHEMA:
+        raise EdgesegError(f"{path}: not an edgeseg calibration manifest ({SCHEMA}); remake it")
+    root = Path(m["data_root"])
+    if not root.is_absolute():
+        root = (path.resolve().parent / root)
+    if not root.is_dir() and Path(m.get("data_root_abs", "")).is_dir():
+        root = Path(m["data_root_abs"])
+    m["root"] = str(root)
+    m["manifest_path"] = str(path)
+    m["manifest_sha256"] = sha256_file(path)
+    if verify:
+        for item in m["images"]:
+            f = root / item["path"]
+            if not f.is_file():
+                raise EdgesegError(f"{f}: listed in calibration set {path} but missing; remake the set")
+            if sha256_file(f) != item["sha256"]:
+                raise EdgesegError(f"{f}: changed since calibration set {path} was made (sha256 mismatch); "
+                                   f"remake the set with edgeseg calib make")
+    return m
+
+
+def calib_batches(manifest: dict[str, Any], batch: int = 1) -> Iterator[np.ndarray]:
+    """float32 N x C x H x W batches, preprocessed as recorded; the last short batch is dropped if batch > 1."""
+    from edgeseg.data.preprocess import Preprocess
+
+    pre = Preprocess.from_dict(manifest["preprocess"])
+    root = Path(manifest["root"])
+    buf: list[np.ndarray] = []
+    for item in manifest["images"]:
+        buf.append(pre.image(read_image(root / item["path"])))
+        if len(buf) == batch:
+            yield np.stack(buf).astype(np.float32)
+            buf = []
+    if buf and batch == 1:
+        yield np.stack(buf).astype(np.float32)

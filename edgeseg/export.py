@@ -1,0 +1,246 @@
+"""PyTorch -> ONNX: trace (TorchScript exporter), simplify (onnxsim), check against PyTorch, sidecar.
+
+`export_onnx(source, ...)` is a pure function of its inputs: `source` is a registry name (freshly
+initialised weights, seeded, said loudly) or a checkpoint path; the output is reused while the cache key
+(source hash/config, size, batch, opset, library versions) is unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgeseg.artifacts import (
+    atomic_path,
+    cache_key,
+    default_cache_dir,
+    library_versions,
+    reuse_if_fresh,
+    sha256_file,
+    write_sidecar,
+)
+from edgeseg.errors import EdgesegError
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+DEFAULT_OPSET = 17
+# Max |ORT - torch| allowed, relative to the range of the PyTorch logits (issue 4).
+CHECK_RTOL = 1e-4
+RANDOM_INIT_SEED = 0
+DEFAULT_MEAN_STD = (0.5,), (0.5,)
+
+
+def _resolve_source(source: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """-> (model in eval mode, description). A path that exists is a checkpoint; otherwise a registry name."""
+    from edgeseg.models import create_model, get_model_info
+
+    p = Path(source)
+    if p.is_file() or p.suffix in (".pt", ".pth", ".ckpt"):
+        from edgeseg.checkpoint import load_checkpoint
+
+        model, payload = load_checkpoint(p)
+        return model, {"kind": "checkpoint", "path": str(p), "sha256": sha256_file(p), "config": payload["model"],
+                       "preprocess": payload.get("preprocess"), "split": payload.get("split"),
+                       "weights": "checkpoint", "data": payload.get("data")}
+    info = get_model_info(str(source))  # unknown name -> EdgesegError listing valid names
+    # Seeded so that a bare-name export is a pure function of its inputs (same bytes on rerun).
+    with torch.random.fork_rng():
+        torch.manual_seed(RANDOM_INIT_SEED)
+        model = create_model(info.name)
+    model.eval()
+    return model, {"kind": "registry", "name": info.name, "config": model.edgeseg_config, "preprocess": None,
+                   "split": None, "weights": "random-init", "seed": RANDOM_INIT_SEED}
+
+
+def _default_preprocess(model_name: str, channels: int, size: tuple[int, int]) -> dict[str, Any]:
+    from edgeseg.data.preprocess import Preprocess
+
+    mean, std = DEFAULT_MEAN_STD
+    return Preprocess(size[0], size[1], channels, mean, std).to_dict()
+
+
+def _fold(model: nn.Module) -> tuple[nn.Module, list[str]]:
+    """Fold training-time reparametrisations into plain weights before tracing (SD-UNet's WS)."""
+    done: list[str] = []
+    fold = getattr(model, "fold_for_export", None)
+    if callable(fold):
+        r = fold()
+        if isinstance(r, nn.Module):
+            model = r
+        done.append("fold_for_export")
+    # BatchNorm: the TorchScript exporter's eval-mode peephole fuses Conv+BN; onnxsim folds the rest.
+    return model.eval(), done
+
+
+def _check_inputs(desc: dict[str, Any], shape: tuple[int, int, int, int]) -> tuple[np.ndarray, str]:
+    """Real images for the ORT-vs-PyTorch check where we can find some, else seeded random normal."""
+    try:
+        from edgeseg.data.preprocess import Preprocess
+
+        split = desc.get("split") or {}
+        root = desc.get("data") or (split.get("root") if isinstance(split, dict) else None)
+        files = split.get("test") or split.get("val") or split.get("train") if isinstance(split, dict) else None
+        if root and files and desc.get("preprocess"):
+            from edgeseg.calib import read_image
+
+            pre = Preprocess.from_dict(desc["preprocess"])
+            imgs = []
+            for f in list(files)[: shape[0]]:
+                f = f["image"] if isinstance(f, dict) else f
+                imgs.append(pre.image(read_image(Path(root) / "images" / f if not Path(f).is_absolute() else f)))
+            if len(imgs) == shape[0] and imgs[0].shape == shape[1:]:
+                return np.stack(imgs).astype(np.float32), f"checkpoint data ({root})"
+    except Exception:  # noqa: BLE001 - any trouble finding data falls back to random, and the sidecar says so
+        pass
+    try:  # the embedded synthetic data set (edgeseg data synth), preprocessed with the default transform
+        from edgeseg.data.preprocess import Preprocess
+        from edgeseg.data.synth import synth_sample
+
+        pre = Preprocess.from_dict(desc["preprocess"]) if desc.get("preprocess") else Preprocess(
+            shape[2], shape[3], shape[1], *DEFAULT_MEAN_STD)
+        rng = np.random.default_rng(0)
+        imgs = [pre.image(synth_sample(max(shape[2], shape[3]), rng, 3 if shape[1] == 3 else 1)[0])
+                for _ in range(shape[0])]
+        if imgs[0].shape == shape[1:]:
+            return np.stack(imgs).astype(np.float32), "synthetic images (edgeseg.data.synth, seed 0)"
+    except Exception:  # noqa: BLE001 - fall back to random normal, and the sidecar says so
+        pass
+    rng = np.random.default_rng(0)
+    return rng.standard_normal(shape).astype(np.float32), "random-normal (no data available)"
+
+
+def _simplify(path: Path) -> bool:
+    import onnx
+    import onnxsim
+
+    model = onnx.load(str(path))
+    try:
+        simp, ok = onnxsim.simplify(model)
+    except Exception as e:  # noqa: BLE001 - keep the unsimplified graph, say so
+        warnings.warn(f"onnxsim failed ({type(e).__name__}: {e}); keeping the unsimplified graph", stacklevel=2)
+        return False
+    if ok:
+        onnx.save(simp, str(path))
+    return bool(ok)
+
+
+def _ort_check(path: Path, model: nn.Module, x: np.ndarray) -> dict[str, Any]:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    got = sess.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    if got.shape != want.shape:
+        return {"ok": False, "max_abs_diff": None, "output_range": None,
+                "reason": f"shape {got.shape} != torch {want.shape}"}
+    diff = float(np.max(np.abs(got - want)))
+    rng = float(want.max() - want.min())
+    # Relative to the output range; floored by the output magnitude so a near-constant output (random init)
+    # is not failed for float32 rounding noise.
+    tol = CHECK_RTOL * max(rng, float(np.abs(want).max()), 1e-6)
+    return {"ok": diff <= tol, "max_abs_diff": diff, "output_range": rng, "tolerance": tol,
+            "rtol": CHECK_RTOL, "output_shape": list(want.shape)}
+
+
+def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[int, int] | None = None,
+                batch: int | str = 1, opset: int = DEFAULT_OPSET, check: bool = True) -> Path:
+    """Export a registry model (random init, seeded) or a checkpoint to ONNX; returns the file path."""
+    import onnx
+
+    model, desc = _resolve_source(source)
+    cfg = desc["config"]
+    name = cfg["name"]
+    from edgeseg.models import check_input_size, get_model_info
+
+    info = get_model_info(name)
+    pre = desc["preprocess"]
+    if size is None:
+        size = (int(pre["height"]), int(pre["width"])) if pre else info.reference_input[1:]
+    size = (int(size[0]), int(size[1]))
+    check_input_size(name, *size)
+    dynamic = batch == "dynamic"
+    if not dynamic:
+        batch = int(batch)
+        if batch < 1:
+            raise EdgesegError(f"--batch must be >= 1 or 'dynamic', got {batch}")
+    channels = int(cfg["in_channels"])
+    if pre is None:
+        pre = _default_preprocess(name, channels, size)
+        desc["preprocess_note"] = "default (bare model name: no checkpoint preprocessing)"
+    src_id = desc.get("sha256") or {"name": name, "config": cfg, "seed": RANDOM_INIT_SEED}
+    key = cache_key({"step": "export", "source": src_id, "size": size, "batch": batch, "opset": opset,
+                     "check": check, "versions": library_versions()})
+    if out is None:
+        out = default_cache_dir() / "onnx" / f"{name}-{size[0]}x{size[1]}-b{batch}-op{opset}-{key}.onnx"
+    out = Path(out)
+    if desc["weights"] == "random-init":
+        print(f"edgeseg: WARNING: exporting {name} with freshly initialised (random, seed {RANDOM_INIT_SEED}) "
+              f"weights, not a trained checkpoint", file=sys.stderr)
+    if reuse_if_fresh(out, key) is not None:
+        return out
+
+    import copy
+
+    reference = copy.deepcopy(model)  # the check compares against the unfolded network: folding must be exact
+    model, folded = _fold(model)
+    n = 2 if dynamic else batch
+    x, x_src = _check_inputs(desc, (n, channels, *size))
+    dyn_axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None
+    with atomic_path(out) as tmp:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.from_numpy(x[:1] if dynamic else x),), str(tmp),
+                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset,
+                              dynamic_axes=dyn_axes, do_constant_folding=True, dynamo=False)
+        simplified = _simplify(tmp)
+        result = _ort_check(tmp, reference, x) if check else {"ok": None, "skipped": True}
+        if check and not result["ok"]:
+            raise EdgesegError(f"{out}: ONNX Runtime output differs from PyTorch (max |diff| "
+                               f"{result['max_abs_diff']}, allowed {result.get('tolerance')}); not written. "
+                               f"Try another --opset or report the model")
+        graph = onnx.load(str(tmp)).graph
+    in_shape = [d.dim_value or d.dim_param for d in graph.input[0].type.tensor_type.shape.dim]
+    out_shape = [d.dim_value or d.dim_param for d in graph.output[0].type.tensor_type.shape.dim]
+    write_sidecar(out, {
+        "kind": "onnx", "cache_key": key, "source": {k: desc.get(k) for k in ("kind", "path", "name", "sha256")},
+        "weights": desc["weights"], "model": cfg, "preprocess": pre, "split": desc.get("split"),
+        "inputs": [{"name": INPUT_NAME, "shape": in_shape, "dtype": "float32"}],
+        "outputs": [{"name": OUTPUT_NAME, "shape": out_shape, "dtype": "float32"}],
+        "size": list(size), "batch": batch, "opset": opset, "exporter": "torchscript (dynamo=False)",
+        "simplified": simplified, "folded": folded + ["batchnorm (exporter/onnxsim)"],
+        "check": {**result, "inputs": x_src}, "versions": library_versions(),
+    })
+    return out
+
+
+def onnx_input_shape(path: str | Path) -> list[int | str]:
+    """The `input` tensor's shape of an ONNX file (dim_param strings for dynamic axes)."""
+    g = load_onnx_checked(path).graph
+    return [d.dim_value or d.dim_param for d in g.input[0].type.tensor_type.shape.dim]
+
+
+def load_onnx_checked(path: str | Path):
+    """onnx.load with a one-line error naming the file when it is missing, truncated or corrupt."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise EdgesegError(f"{path}: no such ONNX file; create it with edgeseg export")
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as e:  # noqa: BLE001 - protobuf DecodeError, ValidationError, ...
+        msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise EdgesegError(f"{path}: not a valid ONNX file ({msg}); re-export it with edgeseg export") from None
+    if not model.graph.input or not model.graph.output:
+        raise EdgesegError(f"{path}: ONNX graph has no inputs/outputs; re-export it with edgeseg export")
+    return model

@@ -1,0 +1,90 @@
+"""`edgeseg export`: TorchScript export + onnxsim + ORT-vs-PyTorch check + sidecar + cache reuse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeseg.errors import EdgesegError
+from edgeseg.export import export_onnx, load_onnx_checked
+
+
+def test_bare_name_export_sidecar_and_reuse(tmp_path: Path, capsys) -> None:
+    out = export_onnx("tinyunet", tmp_path / "t.onnx", size=(64, 64))
+    assert "random" in capsys.readouterr().err  # said loudly
+    meta = json.loads((tmp_path / "t.onnx.json").read_text())
+    assert meta["weights"] == "random-init" and meta["check"]["ok"] is True
+    assert meta["check"]["max_abs_diff"] <= meta["check"]["tolerance"]
+    assert meta["inputs"] == [{"name": "input", "shape": [1, 3, 64, 64], "dtype": "float32"}]
+    assert meta["outputs"][0]["name"] == "logits" and meta["outputs"][0]["shape"] == [1, 1, 64, 64]
+    assert meta["preprocess"]["height"] == 64 and meta["opset"] == 17 and meta["versions"]["onnx"]
+    model = load_onnx_checked(out)
+    assert not any(n.op_type == "BatchNormalization" for n in model.graph.node)  # folded into the convs
+    mtime = out.stat().st_mtime_ns
+    assert export_onnx("tinyunet", out, size=(64, 64)) == out and out.stat().st_mtime_ns == mtime  # reused
+    export_onnx("tinyunet", out, size=(32, 32))  # changed input: rebuilt
+    assert json.loads((tmp_path / "t.onnx.json").read_text())["inputs"][0]["shape"] == [1, 3, 32, 32]
+
+
+def test_same_inputs_same_bytes(tmp_path: Path) -> None:
+    a = export_onnx("tinyunet", tmp_path / "a.onnx", size=(32, 32))
+    b = export_onnx("tinyunet", tmp_path / "b.onnx", size=(32, 32))
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_checkpoint_export_carries_preprocess_and_dynamic_batch(tmp_path: Path) -> None:
+    import onnxruntime as ort
+    import torch
+
+    from edgeseg.checkpoint import save_checkpoint
+    from edgeseg.data.preprocess import Preprocess
+    from edgeseg.models import create_model
+
+    torch.manual_seed(1)
+    pre = Preprocess(32, 32, 1, (0.3,), (0.2,))
+    save_checkpoint(tmp_path / "best.pt", create_model("tinyunet", in_channels=1),
+                    preprocess=pre.to_dict(), extra={"split": {"seed": 3}})
+    out = export_onnx(tmp_path / "best.pt", tmp_path / "c.onnx", batch="dynamic")
+    meta = json.loads((tmp_path / "c.onnx.json").read_text())
+    assert meta["weights"] == "checkpoint" and meta["source"]["sha256"]
+    assert meta["preprocess"] == pre.to_dict() and meta["split"] == {"seed": 3}
+    assert meta["inputs"][0]["shape"] == ["batch", 1, 32, 32]
+    y = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(
+        None, {"input": np.zeros((3, 1, 32, 32), np.float32)})[0]
+    assert y.shape == (3, 1, 32, 32)
+
+
+def test_sdunet_weight_standardisation_folded(tmp_path: Path) -> None:
+    out = export_onnx("sdunet", tmp_path / "s.onnx", size=(32, 32))
+    meta = json.loads((tmp_path / "s.onnx.json").read_text())
+    assert "fold_for_export" in meta["folded"] and meta["check"]["ok"]  # checked against the unfolded model
+    ops = {n.op_type for n in load_onnx_checked(out).graph.node}
+    assert "ReduceMean" not in ops  # no per-forward weight statistics left in the graph
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    with pytest.raises(EdgesegError, match="multiples"):
+        export_onnx("tinyunet", tmp_path / "x.onnx", size=(30, 30))
+    with pytest.raises(EdgesegError, match="unknown model"):
+        export_onnx("nosuchnet", tmp_path / "x.onnx")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(EdgesegError, match="bad.pt"):
+        export_onnx(bad, tmp_path / "x.onnx")
+    trunc = tmp_path / "trunc.onnx"
+    trunc.write_bytes(b"\x08\x07garbage")
+    with pytest.raises(EdgesegError, match="trunc.onnx"):
+        load_onnx_checked(trunc)
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_cli_export(tmp_path: Path, capsys) -> None:
+    from edgeseg.cli import main
+
+    assert main(["export", "tinyunet", "--out", str(tmp_path / "m.onnx"), "--size", "32", "32"]) == 0
+    assert json.loads(capsys.readouterr().out)["check"]["ok"] is True
+    assert main(["export", "tinyunet", "--out", str(tmp_path / "n.onnx"), "--size", "30", "30"]) == 2
+    assert "multiples" in capsys.readouterr().err
