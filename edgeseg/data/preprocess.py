@@ -22,6 +22,10 @@ class Preprocess:
     channels: int
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.5,)
+    # Raw mask value -> class index, e.g. ((0, 1), (255, 0)) = "black is foreground" (ISBI membranes).
+    # None = not recorded (binary 0/255 or 0/1 assumed). Travels with the preprocessing so every backend
+    # scores the same class the network was trained on.
+    labels: tuple[tuple[int, int], ...] | None = None
 
     def image(self, img: np.ndarray) -> np.ndarray:
         """HxW or HxWxC uint8 -> float32 CxHxW, normalised."""
@@ -41,12 +45,15 @@ class Preprocess:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["mean"], d["std"] = list(self.mean), list(self.std)
+        d["labels"] = None if self.labels is None else [list(p) for p in self.labels]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocess:
+        labels = d.get("labels")
         return cls(int(d["height"]), int(d["width"]), int(d["channels"]),
-                   tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
+                   tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]),
+                   None if labels is None else tuple((int(a), int(b)) for a, b in labels))
 
 
 def _broadcast(v: tuple[float, ...], c: int) -> tuple[float, ...]:
