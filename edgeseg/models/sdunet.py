@@ -1,1 +1,147 @@
-"""Placeholder: implemented in issue 2."""
+"""SD-UNet (Stripped-Down U-Net; Gadosey et al., Diagnostics 2020, 10(2):110, doi 10.3390/diagnostics10020110).
+
+No official code exists (`pgadosey/SD-UNet` holds only a LICENSE), so this is the reconstruction of
+MODELS.md section 6: the zhixuhao/unet Keras U-Net (model.py) with every Conv2D except the first replaced
+by a Keras-style SeparableConv2D -- depthwise k x k (no bias) + pointwise 1x1 (with bias) -- including the
+2x2 up-convs and the 3x3 2-channel pre-head conv; the 1x1 head stays standard.
+
+* Weight standardization (WS; Qiao et al.) on every depthwise kernel (paper eq. 7): per output channel
+  W_hat = (W - mean(W)) / (std(W) + 1e-5), unbiased std as in the WS reference code.
+* GroupNorm (32 groups: the paper's ablation "GN = 32") once per double-conv block, after the block's
+  second ReLU (paper: "two DS convs, two activations, one GN"; Block1: "conv, ReLU, GN"). The up-convs
+  and the pre-head conv have no GN. The exact position of GN inside a block is not given by the paper.
+* Dropout 0.5 after encoder stages 4 and 5 (zhixuhao layout). Up path: nearest x2 -> separable 2x2 conv
+  with Keras 'same' padding (pads bottom/right by one) -> ReLU -> concat [skip, up].
+* Params: 3,907,973 at 1->1 (MODELS.md; matches the paper's "3.9M"). Paper vs MODELS.md: the paper's
+  Block1 is "a standard conv"; the count 3,907,973 keeps zhixuhao's two convs in Block1 (first standard,
+  second separable); with a single conv it would be 3,903,237.
+* Not verified (no code): GN group count, dropout rate, WS on the 2x2 depthwise kernels (we apply it to all
+  depthwise kernels), GN position inside a block.
+
+Export hook: `SDUNet.fold_for_export()` writes the standardized kernels into the depthwise weights and
+switches WS off, so the exported ONNX graph holds plain depthwise convs (no mean/std arithmetic). It changes
+the module in place (same outputs) and returns it; call it on a copy (`copy.deepcopy`) if you keep training.
+The folded state is a Python flag, not saved in the state_dict: do not save a folded model as a checkpoint
+(reloading it would standardize the kernels again, a ~1e-5 relative change).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgeseg.models.registry import ModelInfo, register_model
+
+WS_EPS = 1e-5
+
+
+class WSDepthwiseConv2d(nn.Conv2d):
+    """Depthwise conv whose kernel is weight-standardized per output channel (until folded)."""
+
+    def __init__(self, channels: int, kernel_size: int, padding: int = 0) -> None:
+        super().__init__(channels, channels, kernel_size, padding=padding, groups=channels, bias=False)
+        self.standardize = True
+
+    def standardized_weight(self) -> torch.Tensor:
+        w = self.weight
+        flat = w.flatten(1)
+        mean = flat.mean(dim=1).view(-1, 1, 1, 1)
+        std = flat.std(dim=1).view(-1, 1, 1, 1) + WS_EPS
+        return (w - mean) / std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.standardized_weight() if self.standardize else self.weight
+        return F.conv2d(x, w, None, self.stride, self.padding, self.dilation, self.groups)
+
+    @torch.no_grad()
+    def fold(self) -> None:
+        if self.standardize:
+            self.weight.copy_(self.standardized_weight())
+            self.standardize = False
+
+
+class SeparableConv2d(nn.Sequential):
+    """Keras SeparableConv2D: depthwise k x k (WS, no bias) -> pointwise 1x1 (bias).
+
+    Keras 'same' padding: odd k pads k//2 on each side; even k (the 2x2 up-convs) pads bottom/right only.
+    """
+
+    def __init__(self, cin: int, cout: int, k: int = 3) -> None:
+        layers: list[nn.Module] = []
+        if k % 2 == 0:
+            layers.append(nn.ZeroPad2d((0, k - 1, 0, k - 1)))  # (left, right, top, bottom)
+            layers.append(WSDepthwiseConv2d(cin, k, padding=0))
+        else:
+            layers.append(WSDepthwiseConv2d(cin, k, padding=k // 2))
+        layers.append(nn.Conv2d(cin, cout, 1, bias=True))
+        super().__init__(*layers)
+
+
+def _gn(channels: int, groups: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(groups, channels), channels)
+
+
+class SDBlock(nn.Sequential):
+    """SD-UNet block: conv -> ReLU -> separable conv -> ReLU -> GN (the first conv is standard in Block1)."""
+
+    def __init__(self, cin: int, cout: int, groups: int, first_standard: bool = False) -> None:
+        first = nn.Conv2d(cin, cout, 3, padding=1) if first_standard else SeparableConv2d(cin, cout, 3)
+        super().__init__(first, nn.ReLU(inplace=True), SeparableConv2d(cout, cout, 3), nn.ReLU(inplace=True),
+                         _gn(cout, groups))
+
+
+class UpConv(nn.Sequential):
+    """Keras `Conv2D(c, 2, padding='same')(UpSampling2D(2)(x))`, made separable, + ReLU."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), SeparableConv2d(cin, cout, 2),
+                         nn.ReLU(inplace=True))
+
+
+class SDUNet(nn.Module):
+    def __init__(self, in_channels: int = 1, num_classes: int = 1, base: int = 64, gn_groups: int = 32,
+                 dropout: float = 0.5) -> None:
+        super().__init__()
+        w = [base * 2**i for i in range(5)]
+        self.enc = nn.ModuleList([SDBlock(in_channels, w[0], gn_groups, first_standard=True)]
+                                 + [SDBlock(w[i], w[i + 1], gn_groups) for i in range(4)])
+        self.pool = nn.MaxPool2d(2)
+        self.drop4 = nn.Dropout(dropout)
+        self.drop5 = nn.Dropout(dropout)
+        self.ups = nn.ModuleList(UpConv(w[i + 1], w[i]) for i in reversed(range(4)))
+        self.decs = nn.ModuleList(SDBlock(2 * w[i], w[i], gn_groups) for i in reversed(range(4)))
+        # zhixuhao: Conv2D(2, 3, relu) then Conv2D(1, 1, sigmoid); we return logits (no sigmoid).
+        self.prehead = nn.Sequential(SeparableConv2d(w[0], 2, 3), nn.ReLU(inplace=True))
+        self.head = nn.Conv2d(2, num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.enc):
+            x = block(x if i == 0 else self.pool(x))
+            if i == 3:
+                x = self.drop4(x)
+            skips.append(x)
+        x = self.drop5(skips.pop())
+        for up, dec in zip(self.ups, self.decs, strict=True):
+            x = dec(torch.cat([skips.pop(), up(x)], dim=1))
+        return self.head(self.prehead(x))
+
+    def fold_for_export(self) -> SDUNet:
+        """Fold weight standardization into the depthwise kernels (in place; outputs unchanged). See module doc."""
+        for m in self.modules():
+            if isinstance(m, WSDepthwiseConv2d):
+                m.fold()
+        return self
+
+
+register_model(ModelInfo(
+    name="sdunet",
+    factory=lambda in_channels, num_classes, **kw: SDUNet(in_channels, num_classes, **kw),
+    summary="SD-UNet: separable-conv U-Net with weight standardization + GroupNorm, ~3.9M (reconstruction)",
+    reference_input=(1, 256, 256),
+    paper_inputs={"ISBI": (1, 256, 256)},
+    size_multiple=16,
+    reference_params=3_907_973,
+    source="Gadosey et al. 2020 (no official code); zhixuhao/unet model.py layout, MODELS.md section 6",
+))
