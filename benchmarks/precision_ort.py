@@ -1,4 +1,4 @@
-"""FP32 vs FP16 vs INT8 (Q/DQ) in ONNX Runtime: Dice on a data set and CPU latency at batch 1.
+"""FP32 vs FP16 vs INT8 (Q/DQ, both layouts) in ONNX Runtime: Dice on a data set and CPU latency at batch 1.
 
 For each network: export (a training run's checkpoint if given with --checkpoint MODEL=PATH, else random
 weights, seed 0, which the row's notes say), make the FP16 and INT8 graphs with edgeseg's own steps
@@ -89,7 +89,9 @@ def run_model(name: str, ckpt: str | None, args: argparse.Namespace, data: Path,
         calib = load_calib(make_calib(data, n=min(args.calib_n, len(_list_pairs(data)) // 2),
                                       out=work / f"calib-{name}-{pre.height}x{pre.width}x{pre.channels}.json",
                                       size=(pre.height, pre.width), channels=pre.channels))
-    artifacts = {"fp32": fp32, "fp16": quantize_fp16(fp32), "int8": quantize_int8(fp32, calib, method=args.method)}
+    artifacts = {"fp32": fp32, "fp16": quantize_fp16(fp32), "int8": quantize_int8(fp32, calib, method=args.method),
+                 # the same calibration, Q/DQ on Conv outputs too: the layout ONNX Runtime CPU runs fast
+                 "int8-io": quantize_int8(fp32, calib, method=args.method, qdq="conv-io")}
     used = {i["sha256"] for i in calib["images"]}
     calib_desc = (f"calib {args.calib}" if args.calib else "calib made from --data") + \
         f" (n={len(calib['images'])}, seed {calib.get('seed')}, sha256 {calib['manifest_sha256'][:12]})"
@@ -119,7 +121,9 @@ def run_model(name: str, ckpt: str | None, args: argparse.Namespace, data: Path,
                          "notes": f"weights: {weights}; dice on {len(xs)} held-out images of {data}"
                                   + {"fp16": f"; kept fp32: {','.join(pmeta.get('kept_fp32_ops', []))}",
                                      "int8": f"; {args.method}, {calib_desc}, float nodes: "
-                                             f"{len(pmeta.get('float_nodes') or [])}"}.get(prec, "")})
+                                             f"{len(pmeta.get('float_nodes') or [])}",
+                                     "int8-io": f"; Q/DQ on Conv inputs+outputs, {args.method}, {calib_desc}"
+                                     }.get(prec, "")})
             print(f"{name:10s} {prec} t={t} p50 {b['latency_ms']['p50']:.2f} ms dice {acc['dice']:.4f}", flush=True)
     return rows
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The committed CPU results: every network x ONNX Runtime FP32/FP16/INT8 x PyTorch eager, threads 1 and 2,
-batch 1, 256x256. Writes benchmarks/results/cpu-matrix.json (edgeseg-bench/1) and cpu-matrix.md.
+batch 1, 256x256. INT8 comes in both Q/DQ layouts: "int8" (the TensorRT graph, Q/DQ on Conv inputs) and
+"int8-io" (Q/DQ on Conv inputs and outputs, which ONNX Runtime fuses into QLinearConv).
+Writes benchmarks/results/cpu-matrix.json (edgeseg-bench/1) and cpu-matrix.md.
 
     python benchmarks/run_cpu_matrix.py                      # the full run (quiet machine, tens of minutes)
     python benchmarks/run_cpu_matrix.py --models tinyunet --size 64 64 --iters 5 --warmup 1 \\
@@ -60,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="+", default=list_models(), help="default: every registered network")
     ap.add_argument("--no-levels", dest="levels", action="store_false", help="skip the UNet# level 1-3 rows")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--precisions", nargs="+", default=["fp32", "fp16", "int8"])
+    ap.add_argument("--precisions", nargs="+", default=["fp32", "fp16", "int8", "int8-io"],
+                    help="int8 = Q/DQ on Conv inputs (TensorRT layout), int8-io = on inputs and outputs (ORT CPU)")
     ap.add_argument("--size", type=int, nargs=2, default=[256, 256], metavar=("H", "W"))
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--iters", type=int, default=50)

@@ -211,3 +211,102 @@ def test_cli_quantize(tiny, tmp_path: Path, capsys) -> None:
     assert (tmp_path / "h.onnx.json").is_file() and (tmp_path / "q.onnx.json").is_file()
     assert main(["quantize", str(fp32), "--int8", "--out", str(tmp_path / "z.onnx")]) == 2
     assert "--calib" in capsys.readouterr().err
+    assert main(["quantize", str(fp32), "--int8", "--calib", str(calib), "--qdq", "conv-io",
+                 "--out", str(tmp_path / "io.onnx")]) == 0
+    assert __import__("json").loads((tmp_path / "io.onnx.json").read_text())["qdq_layout"] == "conv-io"
+
+
+def _unet_b8(path: Path) -> Path:
+    """A narrow U-Net (base=8: same topology as the 31M one, ~0.5M params) checkpoint, seeded."""
+    import torch
+
+    from edgeseg.checkpoint import save_checkpoint
+    from edgeseg.data.preprocess import Preprocess
+    from edgeseg.models import create_model
+
+    torch.manual_seed(0)
+    save_checkpoint(path, create_model("unet", base=8), preprocess=Preprocess(64, 64, 3).to_dict())
+    return path
+
+
+@pytest.mark.parametrize("name", ["unet-b8", "tinyunet", "ulite"])
+def test_conv_io_layout(name: str, tmp_path: Path, synth: dict[int, Path]) -> None:
+    """qdq="conv-io" (for ONNX Runtime CPU): Q/DQ on Conv inputs and outputs, still symmetric int8 with float
+    biases, runs in ORT, TensorRT-RTX builds it, and reruns give the same bytes."""
+    import onnx
+
+    from edgeseg.calib import calib_batches, load_calib
+    from edgeseg.quantize import QUANT_OPS
+
+    src = _unet_b8(tmp_path / "u.pt") if name == "unet-b8" else name
+    fp32 = export_onnx(src, tmp_path / "m.onnx", size=(64, 64))
+    calib = make_calib(synth[3], n=4, out=tmp_path / "cal.json", size=(64, 64), channels=3)
+    io = quantize_int8(fp32, calib, tmp_path / "io.onnx", qdq="conv-io")
+    again = quantize_int8(fp32, calib, tmp_path / "io2.onnx", qdq="conv-io")
+    assert io.read_bytes() == again.read_bytes()
+    meta = __import__("json").loads((tmp_path / "io.onnx.json").read_text())
+    assert meta["qdq_layout"] == "conv-io"
+
+    g = onnx.load(str(io)).graph
+    inits = {i.name: i for i in g.initializer}
+    prod = {o: n for n in g.node for o in n.output}
+    consumers: dict[str, list[str]] = {}
+    for n in g.node:
+        for t in n.input:
+            consumers.setdefault(t, []).append(n.op_type)
+    graph_in = {i.name for i in g.input}
+    qs = [n for n in g.node if n.op_type == "QuantizeLinear"]
+    for n in g.node:
+        if n.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            zp = onnx.numpy_helper.to_array(inits[n.input[2]])
+            assert zp.dtype == np.int8 and not zp.any(), f"{n.name}: zero point must be int8 0"
+        if n.op_type in QUANT_OPS and len(n.input) > 2:  # bias: a float initialiser, not dequantized
+            assert n.input[2] in inits and inits[n.input[2]].data_type == onnx.TensorProto.FLOAT, n.name
+    out_q = 0
+    for q in qs:
+        t = q.input[0]
+        from_conv = t in prod and prod[t].op_type in QUANT_OPS
+        dq_users = [u for d in g.node if d.op_type == "DequantizeLinear" and d.input[0] == q.output[0]
+                    for u in consumers.get(d.output[0], [])]
+        assert from_conv or t in graph_in or set(dq_users) & set(QUANT_OPS), f"{q.name} quantizes a non-Conv tensor"
+        out_q += from_conv
+    assert out_q > 0, "no Conv output was quantized: this is the conv-inputs layout"
+    assert prod[g.output[0].name].op_type in QUANT_OPS  # logits come straight from a float-output Conv
+
+    x = next(calib_batches(load_calib(calib)))
+    y32, y8 = _run(fp32, x), _run(io, x)
+    assert np.isfinite(y8).all() and float(np.abs(y8 - y32).max()) < 0.25 * (float(np.abs(y32).max()) + 1e-6)
+    trt_build(io)
+
+
+def test_conv_io_cache_name_and_budget(tiny, synth, tmp_path: Path, monkeypatch) -> None:
+    """Default layout keeps its cache key/file; conv-io gets its own file; the Dice budget works with it."""
+    monkeypatch.setenv("EDGESEG_CACHE", str(tmp_path / "cache"))
+    fp32, calib = tiny
+    a = quantize_int8(fp32, calib)
+    b = quantize_int8(fp32, calib, qdq="conv-io")
+    assert a != b and "-convio-" in b.name and "-convio-" not in a.name
+    with pytest.raises(EdgesegError, match="conv-io"):
+        quantize_int8(fp32, calib, tmp_path / "x.onnx", qdq="io")
+    ckpt = centred_checkpoint(tmp_path / "best.pt", synth[3])
+    src = export_onnx(ckpt, tmp_path / "c.onnx")
+    data = tmp_path / "heldout"
+    shutil.copytree(synth[3] / "images", data / "images")
+    quantize_int8(src, calib, tmp_path / "b.onnx", max_dice_drop=0.0, data=data, eval_n=2, qdq="conv-io")
+    meta = __import__("json").loads((tmp_path / "b.onnx.json").read_text())
+    assert meta["qdq_layout"] == "conv-io" and meta["dice_budget"]["within_budget"]
+
+
+def test_bench_matrix_int8_io_rows(tiny, tmp_path: Path, monkeypatch) -> None:
+    """`run_matrix` gives ONNX Runtime INT8 rows in both layouts and a ratio for each; the doc validates."""
+    from edgeseg.bench import compute_ratios, run_matrix
+    from edgeseg.bench.schema import validate
+
+    monkeypatch.setenv("EDGESEG_CACHE", str(tmp_path / "cache"))
+    doc = run_matrix(["tinyunet"], backends=("onnxruntime",), precisions=("fp32", "int8", "int8-io"), threads=(1,),
+                     size=(64, 64), warmup=1, iters=2, isolate=False, device="cpu", log=lambda m: None)
+    assert validate(doc) == [], validate(doc)
+    rows = {r["precision"]: r for r in doc["results"]}
+    assert set(rows) == {"fp32", "int8", "int8-io"}, doc["skipped"]
+    assert "-convio-" in rows["int8-io"]["artifact"] and "-convio-" not in rows["int8"]["artifact"]
+    assert {r["kind"] for r in compute_ratios(doc)} == {"int8_vs_fp32", "int8io_vs_fp32"}

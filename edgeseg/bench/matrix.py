@@ -2,8 +2,11 @@
 
 Artifacts are made (or reused by content hash) through the pipeline's own steps: `export_onnx` ->
 `quantize_fp16` / `quantize_int8` (calibration: `calib`, else made from `data`, else from generated data,
-and the INT8 rows say so) -> `build_engine` on a GPU with TensorRT. A step that fails skips its rows and is
-listed under "skipped" with the reason; the rest of the matrix still runs.
+and the INT8 rows say so) -> `build_engine` on a GPU with TensorRT. ONNX Runtime gets INT8 in both Q/DQ
+layouts: precision "int8" is the TensorRT graph (Q/DQ on Conv inputs, `qdq="conv-inputs"`), "int8-io" the
+ONNX Runtime CPU one (Q/DQ on Conv inputs and outputs, `qdq="conv-io"`); engines are built from "int8" only.
+A step that fails skips its rows and is listed under "skipped" with the reason; the rest of the matrix still
+runs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from edgeseg.bench.schema import SCHEMA
 from edgeseg.errors import EdgesegError
 
 ModelSpec = str | dict[str, Any]  # registry name, checkpoint path, or {"name", "model", "options"}
+INT8_LAYOUTS = {"int8": "conv-inputs", "int8-io": "conv-io"}  # bench precision -> quantize_int8(qdq=...)
+TRT_PRECISIONS = ("fp32", "fp16", "int8")  # int8-io is an ONNX Runtime layout; engines use the int8 graph
 
 
 def _log(msg: str) -> None:
@@ -94,7 +99,7 @@ def auto_calib(data: str | None, size: tuple[int, int], channels: int, checkpoin
 
 
 def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxruntime", "pytorch"),
-               precisions: Sequence[str] = ("fp32", "fp16", "int8"), threads: Sequence[int] = (1, 2),
+               precisions: Sequence[str] = ("fp32", "fp16", "int8", "int8-io"), threads: Sequence[int] = (1, 2),
                batch: Sequence[int] = (1,), size: tuple[int, int] | None = None, warmup: int = 10,
                iters: int | None = 50, seconds: float | None = None, data: str | None = None,
                split: str | None = None, calib: str | None = None, isolate: bool = True, power: str = "auto",
@@ -173,7 +178,7 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
                         skip("*", "tensorrt", "*", "no CUDA GPU here: engines are benchmarked on the GPU they "
                                                    "target (edgeseg bench --engine there)")
                     continue
-                for prec in precisions:
+                for prec in [p for p in precisions if p in TRT_PRECISIONS]:
                     eng = _engine(source, prec, size, b, arts, skip, label)
                     if eng is not None:
                         bench(make_config(backend=eng[1], artifact=str(eng[0]), precision=prec, device="cuda",
@@ -201,7 +206,8 @@ def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tu
             out["fp16"] = (quantize_fp16(fp32), [])
         except Exception as e:  # noqa: BLE001
             skip(label, "onnxruntime", "fp16", f"FP16 conversion failed: {str(e).splitlines()[0][:200]}")
-    if "int8" in precisions:
+    manifest: Any = None
+    for prec in [p for p in INT8_LAYOUTS if p in precisions]:
         try:
             from edgeseg.bench.harness import onnx_input_dims
             from edgeseg.quantize import quantize_int8
@@ -211,12 +217,14 @@ def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tu
                 dims = onnx_input_dims(fp32)
                 manifest, note = auto_calib(data, (int(dims[2]), int(dims[3])), channels, source)
                 notes.append(note)
-                _log(f"{label}: {note}")
+                if prec == "int8" or "int8" not in precisions:
+                    _log(f"{label}: {note}")
             else:
                 manifest = calib
-            out["int8"] = (quantize_int8(fp32, manifest), notes)
+            notes.append(f"Q/DQ layout {INT8_LAYOUTS[prec]}")
+            out[prec] = (quantize_int8(fp32, manifest, qdq=INT8_LAYOUTS[prec]), notes)
         except Exception as e:  # noqa: BLE001
-            skip(label, "onnxruntime", "int8", f"INT8 quantization failed: {str(e).splitlines()[0][:200]}")
+            skip(label, "onnxruntime", prec, f"INT8 quantization failed: {str(e).splitlines()[0][:200]}")
     return out
 
 

@@ -18,7 +18,7 @@ from edgeseg.errors import EdgesegError
 
 SCHEMA = "edgeseg-bench/1"
 BACKENDS = ("pytorch", "onnxruntime", "tensorrt", "tensorrt-rtx")
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "int8-io")  # int8-io: INT8 with Q/DQ on Conv inputs+outputs (ORT CPU)
 DEVICES = ("cpu", "cuda")
 LATENCY_KEYS = ("min", "mean", "p50", "p90", "p99", "max")
 ENV_KEYS = ("cpu", "cores", "threads", "gpu", "versions")

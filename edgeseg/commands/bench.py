@@ -37,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backends", default="onnxruntime,pytorch,tensorrt",
                    help="with --all: comma list of onnxruntime,pytorch,tensorrt (default all; unavailable ones are "
                         "skipped with a reason)")
-    p.add_argument("--precisions", default="fp32,fp16,int8", help="with --all: comma list (default fp32,fp16,int8)")
+    p.add_argument("--precisions", default="fp32,fp16,int8,int8-io",
+                   help="with --all: comma list (default fp32,fp16,int8,int8-io; int8-io = INT8 with Q/DQ on Conv "
+                        "inputs and outputs, ONNX Runtime only)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None,
                    help="--torch: where to run (default cpu); --all: only CPU or only GPU rows (default both, "
                         "where available)")
@@ -87,7 +89,7 @@ def onnx_precision(path: Path) -> str:
 
     side = read_sidecar(path) or {}
     if side.get("precision") in ("fp32", "fp16", "int8"):
-        return side["precision"]
+        return "int8-io" if side.get("qdq_layout") == "conv-io" else side["precision"]
     import onnx
 
     try:
@@ -153,7 +155,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]
         precisions = [x.strip() for x in args.precisions.split(",") if x.strip()]
         bad = [b for b in backends if b not in ("onnxruntime", "pytorch", "tensorrt")] + \
-              [x for x in precisions if x not in ("fp32", "fp16", "int8")]
+              [x for x in precisions if x not in ("fp32", "fp16", "int8", "int8-io")]
         if bad:
             raise EdgesegError(f"unknown --backends/--precisions value(s) {bad}")
         import os

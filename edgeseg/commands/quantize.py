@@ -19,6 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--int8", action="store_true")
     p.add_argument("--calib", help="calibration set: NAME under calib/ or a manifest path (--int8)")
     p.add_argument("--method", choices=["minmax", "entropy", "percentile"], default="minmax")
+    p.add_argument("--qdq", choices=["conv-inputs", "conv-io"], default="conv-inputs",
+                   help="INT8 Q/DQ layout: conv-inputs (default) = Q/DQ on Conv inputs only, for TensorRT / "
+                        "TensorRT-RTX engines (slower than FP32 in ONNX Runtime); conv-io = also on Conv outputs, "
+                        "for ONNX Runtime CPU (fused to QLinearConv, faster than FP32)")
     p.add_argument("--max-dice-drop", type=float, help="Dice budget in percentage points (needs --data)")
     p.add_argument("--data", help="held-out data directory for --max-dice-drop")
     p.add_argument("--out", help="output .onnx (default: content-addressed under the cache dir)")
@@ -34,9 +38,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.calib:
             raise EdgesegError("--int8 needs --calib NAME (make one with edgeseg calib make)")
-        out = quantize_int8(args.onnx, args.calib, args.out, args.method, args.max_dice_drop, args.data)
+        out = quantize_int8(args.onnx, args.calib, args.out, args.method, args.max_dice_drop, args.data,
+                            qdq=args.qdq)
     meta = read_sidecar(out) or {}
     report = {"onnx": str(out), "precision": meta.get("precision")}
+    if meta.get("qdq_layout"):
+        report["qdq_layout"] = meta["qdq_layout"]
     if meta.get("dice_budget"):
         b = meta["dice_budget"]
         report.update(float_nodes=meta.get("float_nodes"), drop_pp=b.get("drop_pp"),
