@@ -88,8 +88,12 @@ def resolve_manifest_path(name_or_path: str | Path) -> Path:
 
 def make_calib(data: str | Path, n: int = 128, name: str | None = None, out: str | Path | None = None,
                size: tuple[int, int] | None = None, channels: int | None = None,
-               checkpoint: str | Path | None = None, seed: int = 0) -> Path:
-    """Choose `n` images from `data` (DIR with images/ [+ masks/]); write the manifest atomically."""
+               checkpoint: str | Path | None = None, seed: int = 0, split: str | None = "train") -> Path:
+    """Choose `n` images from `data` (DIR with images/ [+ masks/]); write the manifest atomically.
+
+    With a checkpoint that records its train/val/test split, only images of `split` (default: the training
+    split) are candidates, so calibration never sees the images the artifacts are later scored on.
+    """
     from edgeseg.data.preprocess import Preprocess
 
     data = Path(data)
@@ -101,19 +105,27 @@ def make_calib(data: str | Path, n: int = 128, name: str | None = None, out: str
         out = calib_dir() / f"{name}.json"
     out = Path(out)
     pairs = _list_pairs(data)
-    if n < 1:
-        raise EdgesegError(f"--n must be >= 1, got {n}")
-    if len(pairs) < n:
-        raise EdgesegError(f"{data}: only {len(pairs)} images, {n} asked for the calibration set; "
-                           f"pass a smaller --n or more data")
+    payload, where = None, ""
     if checkpoint is not None:
         from edgeseg.checkpoint import read_checkpoint
 
         payload = read_checkpoint(checkpoint)
+        stems = (payload.get("split") or {}).get(split) if split else None
+        if stems is not None:
+            wanted = set(stems)
+            pairs = [pr for pr in pairs if pr[0].stem in wanted]
+            where = f" in the checkpoint's {split} split"
+    if n < 1:
+        raise EdgesegError(f"--n must be >= 1, got {n}")
+    if len(pairs) < n:
+        raise EdgesegError(f"{data}: only {len(pairs)} images{where}, {n} asked for the calibration set; "
+                           f"pass a smaller --n or more data")
+    if payload is not None:
         if not payload.get("preprocess"):
             raise EdgesegError(f"{checkpoint}: checkpoint has no preprocessing recorded; pass --size/--channels")
         pre = Preprocess.from_dict(payload["preprocess"])
-        source = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint)}
+        source = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint),
+                  "split": split if (payload.get("split") or {}).get(split or "") is not None else None}
     else:
         first = read_image(pairs[0][0])
         c = channels or (1 if first.ndim == 2 else min(first.shape[-1], 3))

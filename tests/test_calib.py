@@ -81,3 +81,21 @@ def test_preprocess_from_checkpoint(data: Path, tmp_path: Path) -> None:
     m = json.loads(make_calib(data, n=2, out=tmp_path / "k.json", checkpoint=tmp_path / "best.pt").read_text())
     assert m["preprocess"] == pre.to_dict() and m["checkpoint_sha256"]
     assert next(calib_batches(load_calib(tmp_path / "k.json"))).shape == (1, 3, 32, 32)  # gray -> RGB
+
+
+def test_checkpoint_split_keeps_test_images_out(data: Path, tmp_path: Path) -> None:
+    """Calibrating from a trained run draws only on its training split: the images it is scored on stay unseen."""
+    from edgeseg.checkpoint import save_checkpoint
+    from edgeseg.data.preprocess import Preprocess
+    from edgeseg.models import create_model
+
+    stems = sorted(p.stem for p in (data / "images").iterdir())
+    split = {"train": stems[:5], "val": stems[5:8], "test": stems[8:]}
+    save_checkpoint(tmp_path / "best.pt", create_model("tinyunet", in_channels=1),
+                    preprocess=Preprocess(32, 32, 1).to_dict(), extra={"split": split})
+    m = json.loads(make_calib(data, n=4, out=tmp_path / "k.json", checkpoint=tmp_path / "best.pt").read_text())
+    assert m["split"] == "train"
+    assert {Path(i["path"]).stem for i in m["images"]} <= set(split["train"])
+    with pytest.raises(EdgesegError, match="only 5 images in the checkpoint's train split"):
+        make_calib(data, n=6, out=tmp_path / "k6.json", checkpoint=tmp_path / "best.pt")
+    assert not (tmp_path / "k6.json").exists()

@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--channels", type=int, help="model input channels (default: the images')")
     m.add_argument("--from-checkpoint", dest="checkpoint", help="take size/channels/normalisation from it")
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--split", default="train",
+                   help="with --from-checkpoint: choose only from this split of the checkpoint's run (default train)")
     m.set_defaults(func=run_make)
     s = cs.add_parser("show", help="print a calibration manifest (verifies the image hashes)")
     s.add_argument("name", help="NAME under calib/ or a path to a manifest")
@@ -27,7 +29,7 @@ def run_make(args: argparse.Namespace) -> int:
     from edgeseg.calib import make_calib
 
     out = make_calib(args.data, args.n, args.name, size=tuple(args.size) if args.size else None,
-                     channels=args.channels, checkpoint=args.checkpoint, seed=args.seed)
+                     channels=args.channels, checkpoint=args.checkpoint, seed=args.seed, split=args.split)
     print(out)
     return 0
 
