@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""UNet#'s pruning trade-off on a trained run: evaluate levels L1-L3 cut from the deep-supervised L4 network.
+
+The paper trains UNet# once with deep supervision and prunes at inference (fast mode): level L keeps nodes
+X(i,j) with i+j <= L and answers with the X(0,L) head. This loads the trained `unetsharp` checkpoint of
+`train-<dataset>.json` into level-1..3 networks (their parameters are a subset of L4's), scores each on the
+run's TEST split with `edgeseg.evaluate` (same code path as `edgeseg eval`), and adds rows `unetsharp-l1..l3`
+(with "pruned_from") to `benchmarks/results/train-<dataset>.json`; plain `unetsharp` is L4.
+
+    python benchmarks/prune_unetsharp.py --dataset dsb2018-nuclei
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edgeseg.artifacts import sha256_file, write_json_atomic
+from edgeseg.checkpoint import read_checkpoint
+from edgeseg.data.dataset import SegFolder, select
+from edgeseg.data.preprocess import Preprocess
+from edgeseg.evaluate import evaluate_runner
+from edgeseg.models import create_model
+from edgeseg.runtime.torch_runner import TorchRunner
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--results", type=Path, default=HERE / "results")
+    args = ap.parse_args(argv)
+    path = args.results / f"train-{args.dataset}.json"
+    doc = json.loads(path.read_text())
+    run = next(r for r in doc["runs"] if r["model"] == "unetsharp" and "error" not in r)
+    ckpt = ROOT / run["checkpoint"]
+    if sha256_file(ckpt) != run["checkpoint_sha256"]:
+        raise SystemExit(f"{ckpt}: sha256 differs from {path}; retrain")
+    payload = read_checkpoint(ckpt)
+    cfg, pre = payload["model"], Preprocess.from_dict(payload["preprocess"])
+    _, samples = select(SegFolder(args.shared / args.dataset), payload["split"], "test")
+    rows = []
+    for level in (1, 2, 3):
+        opts = {**cfg.get("options", {}), "level": level, "deep_supervision": False}
+        model = create_model("unetsharp", cfg["in_channels"], cfg["num_classes"], **opts)
+        missing, _unused = model.load_state_dict(payload["state_dict"], strict=False)
+        if missing:
+            raise SystemExit(f"level {level}: weights missing from the L4 checkpoint: {missing[:3]}")
+        with TorchRunner(model.eval(), threads=2) as r:
+            m = evaluate_runner(r, samples, pre)
+        rows.append({"model": f"unetsharp-l{level}", "pruned_from": "unetsharp", "params":
+                     sum(p.numel() for p in model.parameters()), "epochs": run["epochs"], "val_dice": None,
+                     "test_dice": m["dice"], "test_iou": m["iou"], "test_dice_pooled": m.get("dice_pooled"),
+                     "test_n_images": m["n_images"], "train_seconds": None,
+                     "checkpoint_sha256": run["checkpoint_sha256"]})
+        print(f"L{level}: test Dice {m['dice']:.4f} IoU {m['iou']:.4f}", file=sys.stderr)
+    doc["runs"] = [r for r in doc["runs"] if r.get("pruned_from") is None] + rows
+    write_json_atomic(path, doc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
