@@ -320,8 +320,16 @@ def _eval_images(data: Path, manifest: dict[str, Any], n: int) -> list[dict[str,
     if not data.is_dir():
         raise EdgesegError(f"{data}: no such data directory for the Dice budget; pass --data DIR")
     used = {i["sha256"] for i in manifest["images"]}
+    pairs = _list_pairs(data)
+    if manifest.get("split") and manifest.get("checkpoint") and Path(manifest["checkpoint"]).is_file():
+        # Calibrated on a run's training split: decide the budget on its validation split, so neither the
+        # training images nor the test images (kept for the final report) choose the float layers.
+        from edgeseg.checkpoint import read_checkpoint
+
+        val = set((read_checkpoint(manifest["checkpoint"]).get("split") or {}).get("val") or [])
+        pairs = [p for p in pairs if p[0].stem in val] or pairs
     out = []
-    for img, mask in _list_pairs(data):
+    for img, mask in pairs:
         h = sha256_file(img)
         if h not in used:
             out.append({"image": img, "mask": mask, "sha256": h})
@@ -359,16 +367,25 @@ def _segment(logits: np.ndarray) -> np.ndarray:
 
 def _eval_batches(eval_set: list[dict[str, Any]], manifest: dict[str, Any], batch: int):
     from edgeseg.calib import read_image
+    from edgeseg.data.dataset import label_map_of
     from edgeseg.data.preprocess import Preprocess
 
     pre = Preprocess.from_dict(manifest["preprocess"])
+    lm = label_map_of(pre)  # the foreground the network was trained for (e.g. ISBI membranes = mask value 0)
+
+    def fg(e: dict[str, Any]) -> np.ndarray:
+        raw = read_image(e["mask"])
+        raw = raw if raw.ndim == 2 else raw[..., 0]
+        labels = lm.apply(raw, e["mask"]) if lm is not None else (raw > 0).astype(np.uint8)
+        return pre.mask(labels) > 0
+
     xs, gts = [], []
     usable = len(eval_set) // batch * batch
     for i in range(0, usable, batch):
         chunk = eval_set[i:i + batch]
         xs.append(np.stack([pre.image(read_image(e["image"])) for e in chunk]).astype(np.float32))
         if all(e["mask"] is not None for e in chunk):
-            gts.append(np.stack([pre.mask((read_image(e["mask"]) > 0).astype(np.uint8)) > 0 for e in chunk]))
+            gts.append(np.stack([fg(e) for e in chunk]))
     if not xs:
         raise EdgesegError(f"fewer held-out images ({len(eval_set)}) than the model batch {batch}")
     return xs, (gts if len(gts) == len(xs) else None)
