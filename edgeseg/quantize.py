@@ -50,7 +50,9 @@ METHODS = ("minmax", "entropy", "percentile")
 # images, ORT CPU): also keeping ReduceMean/Pow/Sqrt/Div in float32 changed neither the max error nor the
 # mask agreement, so only the normalisation ops stay float32, as a guard for trained activations whose
 # spatial variance can overflow fp16 (65504) in a fp16 reduction.
-FP16_KEEP_FP32 = ["InstanceNormalization", "GroupNormalization", "LayerNormalization"]
+# Normalisation statistics stay float32: SD-UNet's GroupNorm is exported as ReduceMean/ReduceSum (see
+# edgeseg.models.sdunet.ExportGroupNorm), and a float16 sum over a whole group can overflow or drift.
+FP16_KEEP_FP32 = ["InstanceNormalization", "GroupNormalization", "LayerNormalization", "ReduceMean", "ReduceSum"]
 # onnxruntime.quantization extra options that make its QDQ output acceptable to TensorRT.
 TRT_QDQ_OPTIONS: dict[str, Any] = {
     "ActivationSymmetric": True,      # zero point 0 (TensorRT supports symmetric quantization only)
