@@ -26,6 +26,7 @@ from edgeseg.data.preprocess import Preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import NAMES, SegMetrics, labels_from_logits
 from edgeseg.runtime.base import Runner
+from edgeseg.tiling import TileSpec
 
 DEFAULT_BATCH = 8
 
@@ -71,11 +72,14 @@ def score_arrays(runner: Runner, images: np.ndarray, masks: np.ndarray, stems: S
 
 def evaluate_runner(runner: Runner, dataset: SegFolder | Sequence[Sample] | str | Path,
                     preprocess: Preprocess | dict[str, Any], *, labels: LabelMap | str | None = None,
-                    batch: int = DEFAULT_BATCH, native: bool = False) -> dict[str, Any]:
+                    batch: int = DEFAULT_BATCH, native: bool = False, mode: str | None = None,
+                    tiling: TileSpec | None = None, progress: bool = False) -> dict[str, Any]:
     """Score an active runner on a data set (a folder, a SegFolder or a list of samples).
 
     native=False compares at the model input size (masks nearest-resized, as in training validation);
-    native=True upsamples the logits (bilinear) to each mask's own size, exactly what `edgeseg predict` writes.
+    native=True scores at each mask's own size, by `mode` (edgeseg.native): "resize" upsamples the logits
+    (bilinear), "tile" runs sliding windows (`tiling`); mode=None follows the training regime. A given mode,
+    or a network trained on native-scale crops, implies native=True.
 
     The mask mapping comes from `labels` (a LabelMap or a --foreground spec), else from the preprocessing
     (`Preprocess.labels`, recorded at training), else it is inferred from the masks (0/255 -> 255 = foreground).
@@ -99,8 +103,12 @@ def evaluate_runner(runner: Runner, dataset: SegFolder | Sequence[Sample] | str 
         lm = parse_foreground(labels if isinstance(labels, str) else None, values)
     assert lm is not None
     runner.activate()
-    if native:
-        m = _score_native(runner, samples, pp, lm)
+    info: dict[str, Any] = {"inference": "input-size"}
+    if native or mode is not None or pp.native_scale:
+        from edgeseg.native import score_native
+
+        native = True
+        m, info = score_native(runner, samples, pp, lm, mode=mode, spec=tiling, progress=progress)
     else:
         pairs = [load_pair(s, pp, lm) for s in samples]
         images = np.stack([p[0] for p in pairs])
@@ -112,6 +120,7 @@ def evaluate_runner(runner: Runner, dataset: SegFolder | Sequence[Sample] | str 
     out: dict[str, Any] = dict(m.summary())
     out["foreground"] = lm.describe()
     out["resolution"] = "native" if native else f"{pp.height}x{pp.width}"
+    out.update(info)
     out["per_image"] = m.rows
     return out
 
@@ -124,25 +133,6 @@ def upsampled_labels(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     full = F.interpolate(torch.from_numpy(np.ascontiguousarray(logits)), size=size, mode="bilinear",
                          align_corners=False).numpy()
     return labels_from_logits(full)[0]
-
-
-def _score_native(runner: Runner, samples: Sequence[Sample], pp: Preprocess, lm: LabelMap) -> SegMetrics:
-    from edgeseg.data.dataset import check_channels, read_image, read_mask
-
-    metrics: SegMetrics | None = None
-    for s in samples:
-        img = read_image(s.image)
-        check_channels(img, pp.channels, s.image)
-        assert s.mask is not None
-        gt = lm.apply(read_mask(s.mask), s.mask)
-        if gt.shape != img.shape[:2]:
-            raise EdgesegError(f"{s.mask}: mask is {gt.shape[1]}x{gt.shape[0]} but its image is "
-                               f"{img.shape[1]}x{img.shape[0]} (W x H); masks must match their images")
-        logits = run_logits(runner, pp.image(img)[None])
-        metrics = metrics or SegMetrics(logits.shape[1])
-        metrics.add(upsampled_labels(logits, gt.shape), gt.astype(np.int64), s.stem)
-    assert metrics is not None
-    return metrics
 
 
 class _Values:
@@ -211,13 +201,16 @@ def open_artifact(path: str | Path, *, device: str = "cpu", split_file: str | Pa
 
 def evaluate_artifact(path: str | Path, data: str | Path, *, split: str | None = None,
                       split_file: str | Path | None = None, foreground: str | None = None, device: str = "cpu",
-                      threads: int | None = None, batch: int = DEFAULT_BATCH, native: bool = False) -> dict[str, Any]:
+                      threads: int | None = None, batch: int = DEFAULT_BATCH, native: bool = False,
+                      mode: str | None = None, tiling: TileSpec | None = None,
+                      progress: bool = False) -> dict[str, Any]:
     """`edgeseg eval`: open the artifact, pick the split, score it. Adds artifact/split/backend to the result."""
     art = open_artifact(path, device=device, split_file=split_file, threads=threads)
     folder = SegFolder(data)
     split_name, samples = select(folder, art.split, split)
     with art.runner as r:
-        res = evaluate_runner(r, samples, art.preprocess, labels=foreground, batch=batch, native=native)
+        res = evaluate_runner(r, samples, art.preprocess, labels=foreground, batch=batch, native=native, mode=mode,
+                              tiling=tiling, progress=progress)
     return {"artifact": str(path), "backend": art.runner.backend, "data": str(data), "split": split_name,
             **res}
 

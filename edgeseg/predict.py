@@ -1,8 +1,10 @@
-"""`edgeseg predict`: masks at each image's original size, plus an overlay, from any artifact."""
+"""`edgeseg predict`: masks at each image's original size, plus an overlay, from any artifact, by resizing or
+tiling (edgeseg.native; the default follows the training regime)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -10,7 +12,9 @@ from PIL import Image
 from edgeseg.artifacts import atomic_path
 from edgeseg.data.dataset import LabelMap, check_channels, label_map_of, read_image
 from edgeseg.errors import EdgesegError
-from edgeseg.evaluate import open_artifact, run_logits, upsampled_labels
+from edgeseg.evaluate import open_artifact
+from edgeseg.metrics import labels_from_logits
+from edgeseg.tiling import TileSpec
 
 OVERLAY_RGB = np.array([255, 40, 40], np.float32)
 OVERLAY_ALPHA = 0.45
@@ -30,11 +34,15 @@ def overlay(img: np.ndarray, fg: np.ndarray) -> np.ndarray:
 
 
 def predict(artifact: str | Path, images: list[str | Path], out: str | Path, *, device: str = "cpu",
-            threads: int | None = None) -> list[Path]:
+            threads: int | None = None, mode: str | None = None, tiling: TileSpec | None = None,
+            info: dict[str, Any] | None = None) -> list[Path]:
     """Write OUT/masks/STEM.png (in the training masks' own values, e.g. 0/255) and OUT/overlays/STEM.png.
 
-    Every image is read and checked before anything is written, so a bad file leaves OUT untouched.
+    mode: "tile" | "resize" | None (the training regime's default); `info`, if given, receives what was used.
+    Every image is read and checked (and the tile size) before anything is written, so bad input leaves OUT
+    untouched.
     """
+    from edgeseg import native
     paths = [Path(p) for p in images]
     if not paths:
         raise EdgesegError("predict: no images given")
@@ -54,11 +62,16 @@ def predict(artifact: str | Path, images: list[str | Path], out: str | Path, *, 
         raws.append(img)
     out = Path(out)
     written: list[Path] = []
+    spec = tiling or TileSpec()
+    mode = native.resolve_mode(mode, pp)
     with art.runner as r:
+        tile = native.tile_size(r, pp, spec) if mode == "tile" else (pp.height, pp.width)
+        if info is not None:
+            info.update(native.describe(mode, pp, spec, tile))
         for p, img in zip(paths, raws, strict=True):
-            logits = run_logits(r, pp.image(img)[None])
-            cls = upsampled_labels(logits, img.shape[:2])  # bilinear on the logits, then threshold
-            k = max(int(cls.max()), 1) if logits.shape[1] > 1 else 1
+            logits = native.native_logits(r, img, pp, mode, spec, tile)
+            cls = labels_from_logits(logits[None])[0]
+            k = max(int(cls.max()), 1) if logits.shape[0] > 1 else 1
             mask = np.zeros(cls.shape, np.uint8)
             for c in range(k + 1):
                 mask[cls == c] = lm.raw_value(c)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from edgeseg.commands import inference_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("eval", help="score a checkpoint, ONNX file or engine on a data folder",
                        description="Dice, IoU, pixel accuracy, precision, recall: mean over images and pooled over "
                                    "the set. Both-empty masks score Dice 1. Masks are compared at the model input "
-                                   "size unless --native.")
+                                   "size unless --native, --tile or --resize (or the network was trained with "
+                                   "--native-crop: then tiled at native size).")
     e.add_argument("artifact", help="best.pt, model.onnx (with its .onnx.json sidecar) or an .engine")
     e.add_argument("--data", required=True, help="folder with images/ and masks/")
     e.add_argument("--split", choices=["test", "val", "train", "all"],
@@ -23,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--native", action="store_true",
                    help="score at each image's own size (logits upsampled, as predict writes) instead of the "
                         "model input size")
+    inference_args.add(e)
+    e.add_argument("--progress", action="store_true", help="progress bar on stderr (one step per image)")
     e.add_argument("--json", action="store_true", help="print the summary as JSON")
     e.add_argument("--csv", metavar="FILE", help="write per-image metrics to FILE")
     e.set_defaults(func=run_eval)
@@ -34,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int)
+    inference_args.add(p)
     p.set_defaults(func=run_predict)
 
 
@@ -46,7 +52,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     res = evaluate_artifact(args.artifact, args.data, split=args.split, split_file=args.split_file,
                             foreground=args.foreground, device=args.device, threads=args.threads, batch=args.batch,
-                            native=args.native)
+                            native=args.native, mode=inference_args.mode(args), tiling=inference_args.spec(args),
+                            progress=args.progress)
     rows = res.pop("per_image")
     if args.csv:
         write_csv(args.csv, rows)
@@ -54,7 +61,9 @@ def run_eval(args: argparse.Namespace) -> int:
         print(json.dumps(res, indent=2))
     else:
         print(f"{res['artifact']} ({res['backend']}) on {res['data']} [{res['split']}, {res['n_images']} images, "
-              f"foreground {res['foreground']}, at {res['resolution']}]")
+              f"foreground {res['foreground']}, at {res['resolution']}, inference {res['inference']}]")
+        if res.get("training_regime"):
+            print(f"  trained on {res['training_regime']}; {res['ms_per_image']:.1f} ms per image")
         for k in SUMMARY_KEYS[:-1]:
             if res.get(k) is not None:
                 print(f"  {k:<12} {res[k]:.4f}")
@@ -64,6 +73,9 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from edgeseg.predict import predict
 
-    written = predict(args.artifact, args.images, args.out, device=args.device, threads=args.threads)
-    print(f"{args.out}: {len(written) // 2} mask(s) and overlay(s)")
+    info: dict = {}
+    written = predict(args.artifact, args.images, args.out, device=args.device, threads=args.threads,
+                      mode=inference_args.mode(args), tiling=inference_args.spec(args), info=info)
+    print(f"{args.out}: {len(written) // 2} mask(s) and overlay(s) at native size, inference {info['inference']} "
+          f"(trained on {info['training_regime']})")
     return 0

@@ -26,6 +26,9 @@ class Preprocess:
     # None = not recorded (binary 0/255 or 0/1 assumed). Travels with the preprocessing so every backend
     # scores the same class the network was trained on.
     labels: tuple[tuple[int, int], ...] | None = None
+    # True: trained on (height x width) crops at the images' native scale (edgeseg train --native-crop), so
+    # inference tiles the native image (edgeseg.tiling) instead of resizing it. Recorded only when True.
+    native_scale: bool = False
 
     def image(self, img: np.ndarray) -> np.ndarray:
         """HxW or HxWxC uint8 -> float32 CxHxW, normalised."""
@@ -37,6 +40,13 @@ class Preprocess:
         std = np.asarray(_broadcast(self.std, self.channels), dtype=np.float32)
         return np.ascontiguousarray(((arr - mean) / std).transpose(2, 0, 1))
 
+    def image_native(self, img: np.ndarray) -> np.ndarray:
+        """HxW or HxWxC uint8 -> float32 CxHxW at the image's own size (no resize), normalised."""
+        img = _to_channels(img, self.channels)
+        mean = np.asarray(_broadcast(self.mean, self.channels), dtype=np.float32)
+        std = np.asarray(_broadcast(self.std, self.channels), dtype=np.float32)
+        return np.ascontiguousarray(((img.astype(np.float32) / 255.0 - mean) / std).transpose(2, 0, 1))
+
     def mask(self, mask: np.ndarray) -> np.ndarray:
         """HxW label map (already mapped to class indices) -> int64 HxW at the model size (nearest)."""
         pil = Image.fromarray(mask.astype(np.uint8))
@@ -46,6 +56,8 @@ class Preprocess:
         d = asdict(self)
         d["mean"], d["std"] = list(self.mean), list(self.std)
         d["labels"] = None if self.labels is None else [list(p) for p in self.labels]
+        if not self.native_scale:
+            del d["native_scale"]  # resized-trained artifacts keep their recorded bytes
         return d
 
     @classmethod
@@ -53,7 +65,8 @@ class Preprocess:
         labels = d.get("labels")
         return cls(int(d["height"]), int(d["width"]), int(d["channels"]),
                    tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]),
-                   None if labels is None else tuple((int(a), int(b)) for a, b in labels))
+                   None if labels is None else tuple((int(a), int(b)) for a, b in labels),
+                   bool(d.get("native_scale", False)))
 
 
 def _broadcast(v: tuple[float, ...], c: int) -> tuple[float, ...]:

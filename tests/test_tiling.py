@@ -1,0 +1,197 @@
+"""Sliding-window inference (edgeseg.tiling / edgeseg.native): exact blending, padding, batching, clear errors,
+and the same logits from PyTorch and ONNX Runtime on a real image. Networks are tiny real torch modules run
+through the real TorchRunner, or exported to ONNX and run through the real ONNX Runtime runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from edgeseg.data.preprocess import Preprocess
+from edgeseg.errors import EdgesegError
+from edgeseg.native import tile_size
+from edgeseg.runtime.base import Runner, TensorMeta
+from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
+from edgeseg.runtime.torch_runner import TorchRunner
+from edgeseg.tiling import TileSpec, sliding_window, tile_count, window
+
+CONST = np.float32(0.3)  # not a power of two: rounding in a plain weighted sum would show
+
+
+class Const(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1] * 0 + float(CONST)
+
+
+def identity(channels: int) -> nn.Module:
+    """A 3x3 conv whose kernel is a centred delta per channel: the output is the input, padding included."""
+    conv = nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[:, 0, 1, 1] = 1.0
+    return conv.eval()
+
+
+def to_onnx(model: nn.Module, path: Path, shape: tuple[int, int, int, int], dynamic_batch: bool) -> Path:
+    axes = {"input": {0: "n"}, "logits": {0: "n"}} if dynamic_batch else None
+    torch.onnx.export(model, (torch.zeros(shape),), str(path), input_names=["input"], output_names=["logits"],
+                      dynamic_axes=axes, dynamo=False)
+    return path
+
+
+def image(c: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((c, h, w)).astype(np.float32)
+
+
+@pytest.mark.parametrize("blend", ["gaussian", "linear"])
+def test_constant_network_gives_the_constant_within_one_ulp(blend: str, tmp_path: Path) -> None:
+    x = image(3, 70, 53)  # not square, not a multiple of the tile
+    spec = TileSpec(overlap=0.5, blend=blend, batch=4)
+    with TorchRunner(Const()) as r:
+        out = sliding_window(r, x, spec, tile=(32, 32))
+    assert out.shape == (1, 70, 53) and out.dtype == np.float32
+    assert np.max(np.abs(out - CONST)) <= np.spacing(CONST)
+    onnx = to_onnx(Const(), tmp_path / "c.onnx", (1, 3, 32, 32), dynamic_batch=True)
+    with OnnxRuntimeRunner(onnx, threads=1) as r:
+        out = sliding_window(r, x, spec)  # tile = the ONNX's fixed 32x32 input
+    assert np.max(np.abs(out - CONST)) <= np.spacing(CONST)
+
+
+def test_identity_network_with_overlap_reproduces_the_input(tmp_path: Path) -> None:
+    x = image(2, 77, 50, seed=1)
+    for spec in (TileSpec(overlap=0.5), TileSpec(overlap=0.3, blend="linear", pad="constant")):
+        with TorchRunner(identity(2)) as r:
+            out = sliding_window(r, x, spec, tile=(24, 24))
+        np.testing.assert_allclose(out, x, atol=1e-5, rtol=0)
+    # a fixed batch of 3 (the last chunk of tiles is zero-padded) through ONNX Runtime
+    onnx = to_onnx(identity(2), tmp_path / "id.onnx", (3, 2, 24, 24), dynamic_batch=False)
+    with OnnxRuntimeRunner(onnx, threads=1) as r:
+        n = tile_count((77, 50), (24, 24), TileSpec(overlap=0.5))
+        assert n % 3 != 0  # so the padded chunk is exercised
+        out = sliding_window(r, x, TileSpec(overlap=0.5))
+    np.testing.assert_allclose(out, x, atol=1e-5, rtol=0)
+
+
+class TileIndexRunner(Runner):
+    """Batch-1 numpy network that answers tile number t with the one-hot e_t at every pixel: the blended
+    output at a pixel is then exactly the vector of the tiles' normalised weights there."""
+
+    backend = "numpy"
+
+    def __init__(self, n: int, tile: tuple[int, int]) -> None:
+        super().__init__("tile-index")
+        self.n, self.tile, self.calls = n, tile, 0
+
+    def activate_impl(self) -> None: ...
+
+    def deactivate_impl(self) -> None: ...
+
+    def input_metadata(self) -> dict[str, TensorMeta]:
+        return {"x": TensorMeta("x", np.dtype(np.float32), (1, 1, *self.tile))}
+
+    def output_names(self) -> list[str]:
+        return ["y"]
+
+    def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        y = np.zeros((1, self.n, *self.tile), np.float32)
+        y[0, self.calls] = 1.0
+        self.calls += 1
+        return {"y": y}
+
+
+@pytest.mark.parametrize("blend", ["gaussian", "linear"])
+def test_blending_weights_sum_to_one_at_every_pixel(blend: str) -> None:
+    tile, hw = (16, 20), (45, 61)
+    spec = TileSpec(overlap=0.4, blend=blend)
+    n = tile_count(hw, tile, spec)
+    assert n > 4
+    with TileIndexRunner(n, tile) as r:
+        w = sliding_window(r, np.zeros((1, *hw), np.float32), spec)
+        assert r.calls == n
+    assert w.min() >= 0
+    np.testing.assert_allclose(w.sum(0), 1.0, atol=1e-6)
+    # every tile contributes somewhere, and overlapping pixels really are blended
+    assert (w.max(axis=(1, 2)) > 0).all() and ((w > 1e-3).sum(0) > 1).any()
+    win = window(tile, blend, spec.overlap_px(tile))
+    assert win.min() > 0 and win[8, 10] == win.max() and win[0, 0] < win[8, 10]
+
+
+def test_image_smaller_than_a_tile(tmp_path: Path) -> None:
+    x = image(1, 10, 7, seed=2)
+    for pad in ("reflect", "constant"):
+        with TorchRunner(identity(1)) as r:
+            out = sliding_window(r, x, TileSpec(pad=pad), tile=(32, 32))
+        assert out.shape == (1, 10, 7)
+        np.testing.assert_allclose(out, x, atol=1e-5, rtol=0)
+    onnx = to_onnx(identity(1), tmp_path / "id1.onnx", (1, 1, 32, 32), dynamic_batch=False)
+    with OnnxRuntimeRunner(onnx, threads=1) as r:
+        np.testing.assert_allclose(sliding_window(r, image(1, 1, 40, seed=3), TileSpec()), image(1, 1, 40, seed=3),
+                                   atol=1e-5, rtol=0)  # a one-pixel-high strip
+
+
+def test_tile_size_the_network_cannot_take_is_a_clear_error(tmp_path: Path) -> None:
+    from edgeseg.models import create_model
+
+    torch.manual_seed(0)
+    pp = Preprocess(64, 64, 3)
+    with TorchRunner(create_model("ulite", 3, 1)) as r:
+        assert tile_size(r, pp, TileSpec()) == (64, 64)
+        with pytest.raises(EdgesegError, match=r"ulite needs tile height and width that are multiples of 32.*"
+                                               r"got --tile 100x100\. Pass e\.g\. --tile 96x96"):
+            tile_size(r, pp, TileSpec(tile=(100, 100)))
+    onnx = to_onnx(identity(1), tmp_path / "f.onnx", (1, 1, 32, 32), dynamic_batch=True)
+    with OnnxRuntimeRunner(onnx) as r:
+        with pytest.raises(EdgesegError, match=r"takes 32x32 inputs \(fixed shape\) but --tile 48x48"):
+            tile_size(r, Preprocess(32, 32, 1), TileSpec(tile=(48, 48)))
+    with pytest.raises(EdgesegError, match="--overlap 1.0"):
+        TileSpec(overlap=1.0)
+
+
+def test_cli_rejects_a_tile_size_ulite_cannot_take(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from edgeseg.checkpoint import save_checkpoint
+    from edgeseg.cli import main
+    from edgeseg.models import create_model
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "ulite.pt"
+    save_checkpoint(ckpt, create_model("ulite", 1, 1), preprocess=Preprocess(32, 32, 1).to_dict())
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((40, 50), np.uint8)).save(img)
+    assert main(["predict", str(ckpt), str(img), "--out", str(tmp_path / "o"), "--tile", "40x40"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "multiples of 32" in err[0] and "--tile 32x32" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_onnx_runtime_and_pytorch_agree_on_a_real_image(tmp_path: Path) -> None:
+    from conftest import SHARED_DATA
+
+    from edgeseg.checkpoint import save_checkpoint
+    from edgeseg.data.dataset import read_image
+    from edgeseg.export import export_onnx
+    from edgeseg.models import create_model
+
+    folder = SHARED_DATA / "kvasir-seg-900" / "images"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} absent: the real data sets are not beside this checkout")
+    img = read_image(sorted(folder.iterdir())[0])
+    torch.manual_seed(0)
+    pp = Preprocess(64, 64, 3)
+    ckpt = tmp_path / "unet.pt"
+    save_checkpoint(ckpt, create_model("unet", 3, 1, base=4), preprocess=pp.to_dict())
+    onnx = export_onnx(ckpt, tmp_path / "unet.onnx", batch="dynamic")
+    x = pp.image_native(img)
+    spec = TileSpec(overlap=0.25, batch=8)
+    with TorchRunner(ckpt) as r:
+        a = sliding_window(r, x, spec, tile=(64, 64))
+    with OnnxRuntimeRunner(onnx, threads=2) as r:
+        b = sliding_window(r, x, spec)
+    assert a.shape == (1, *img.shape[:2]) and img.shape[0] != img.shape[1]
+    assert np.max(np.abs(a - b)) <= 1e-4
+    assert np.std(a) > 0  # a real, non-constant network
