@@ -30,7 +30,7 @@ from edgeseg.checkpoint import read_checkpoint, save_checkpoint
 from edgeseg.data.augment import Augment
 from edgeseg.data.dataset import LabelMap, SegFolder, is_gray, make_split, parse_foreground, read_image
 from edgeseg.data.preprocess import Preprocess
-from edgeseg.data.torchdata import SegArrays
+from edgeseg.data.torchdata import SegArrays, split_dataset
 from edgeseg.errors import EdgesegError
 
 MAX_DEFAULT_SIDE = 256
@@ -57,10 +57,13 @@ class TrainConfig:
     test_fraction: float = 0.15
     augment: bool = True
     quiet: bool = False
+    native_crop: bool = False  # random size-crops at native scale, no resize (NativeCrops); val on fixed crops
 
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["size"] = None if self.size is None else list(self.size)
+        if not self.native_crop:
+            del d["native_crop"]  # recorded only when set: earlier runs keep their cache key
         return d
 
 
@@ -185,7 +188,7 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
     check_input_size(cfg.model, h, w)
     if cfg.channels is None:
         cfg.channels = data_channels(folder)
-    pp = Preprocess(h, w, cfg.channels, (0.5,), (0.5,), labels=labels.to_pairs())
+    pp = Preprocess(h, w, cfg.channels, (0.5,), (0.5,), labels=labels.to_pairs(), native_scale=cfg.native_crop)
 
     fingerprint = folder.fingerprint()
     key = cache_key({"config": {k: v for k, v in cfg.as_dict().items() if k not in RUNTIME_ONLY},
@@ -216,9 +219,11 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
 
     k = labels.num_classes
     model = create_model(cfg.model, cfg.channels, k, **cfg.model_options).to(device)
-    train_ds = SegArrays(folder.subset(split["train"]), pp, labels, Augment() if cfg.augment else None, cfg.seed)
-    val_ds = SegArrays(folder.subset(split["val"]), pp, labels)
-    test_ds = SegArrays(folder.subset(split["test"]), pp, labels) if split["test"] else None
+    nc = cfg.native_crop
+    train_ds = split_dataset(nc, folder.subset(split["train"]), pp, labels, Augment() if cfg.augment else None,
+                             cfg.seed, train=True)
+    val_ds = split_dataset(nc, folder.subset(split["val"]), pp, labels, seed=cfg.seed)
+    test_ds = split_dataset(nc, folder.subset(split["test"]), pp, labels, seed=cfg.seed) if split["test"] else None
     if len(train_ds) == 0:
         raise EdgesegError(f"{cfg.data}: the training split is empty; add images or lower the val/test fractions")
 

@@ -195,3 +195,50 @@ def test_onnx_runtime_and_pytorch_agree_on_a_real_image(tmp_path: Path) -> None:
     assert a.shape == (1, *img.shape[:2]) and img.shape[0] != img.shape[1]
     assert np.max(np.abs(a - b)) <= 1e-4
     assert np.std(a) > 0  # a real, non-constant network
+
+
+def test_native_crop_training_is_recorded_and_eval_predict_tile_by_default(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from PIL import Image
+
+    from edgeseg.checkpoint import read_checkpoint
+    from edgeseg.cli import main
+    from edgeseg.data.dataset import LabelMap, SegFolder
+    from edgeseg.data.synth import make_synthetic
+    from edgeseg.data.torchdata import NativeCrops
+    from edgeseg.train import train
+
+    data = make_synthetic(tmp_path / "d", n=12, size=48, seed=4)
+    Image.open(data / "images" / "synth_000.png").resize((20, 28)).save(data / "images" / "synth_000.png")
+    Image.open(data / "masks" / "synth_000.png").resize((20, 28), Image.NEAREST).save(data / "masks" / "synth_000.png")
+    # the crops: seeded per (seed, epoch, index), native scale, an image smaller than the crop padded
+    folder = SegFolder(data)
+    pp = Preprocess(32, 32, 1, native_scale=True)
+    lm = LabelMap(((0, 0), (255, 1)), 1)
+    ds = NativeCrops(folder.samples[:3], pp, lm, seed=7, random=True)
+    a, b = ds[1], ds[1]
+    ds.set_epoch(1)
+    assert torch.equal(a[0], b[0]) and a[0].shape == (1, 32, 32) and ds[0][0].shape == (1, 32, 32)
+    assert not torch.equal(a[0], ds[1][0])  # a new crop next epoch
+    assert set(np.unique(ds[0][1].numpy())) <= {0, 1}
+    val = NativeCrops(folder.samples[:3], pp, lm, seed=7)
+    assert val.images.shape == (3, 1, 32, 32) and np.array_equal(val.images, NativeCrops(folder.samples[:3], pp, lm,
+                                                                                          seed=7).images)
+
+    train(tmp_path / "run", model="unet", data=str(data), size=(32, 32), epochs=1, batch=4,
+          model_options={"base": 4}, native_crop=True, quiet=True)
+    ckpt = tmp_path / "run" / "best.pt"
+    payload = read_checkpoint(ckpt)
+    assert payload["preprocess"]["native_scale"] is True and payload["train"]["native_crop"] is True
+    assert main(["eval", str(ckpt), "--data", str(data), "--split", "all", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["inference"] == "tile" and res["resolution"] == "native" and res["tiling"]["tile"] == [32, 32]
+    assert res["training_regime"] == "native-scale 32x32 crops" and res["ms_per_image"] > 0
+    assert main(["eval", str(ckpt), "--data", str(data), "--split", "all", "--json", "--resize"]) == 0
+    assert json.loads(capsys.readouterr().out)["inference"] == "resize"
+    assert main(["predict", str(ckpt), str(data / "images" / "synth_000.png"), "--out", str(tmp_path / "p")]) == 0
+    assert "inference tile" in capsys.readouterr().out
+    assert np.asarray(Image.open(tmp_path / "p" / "masks" / "synth_000.png")).shape == (28, 20)
+    assert np.asarray(Image.open(tmp_path / "p" / "overlays" / "synth_000.png")).shape == (28, 20, 3)

@@ -45,6 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-fraction", type=float, help="share of images for validation (default 0.15)")
     p.add_argument("--test-fraction", type=float, help="share of images for the test split (default 0.15)")
     p.add_argument("--no-augment", dest="augment", action="store_const", const=False, help="no augmentation")
+    p.add_argument("--native-crop", dest="native_crop", action="store_const", const=True,
+                   help="train on random --size crops at the images' native scale (no resize), so tiled inference "
+                        "sees objects at the training scale; eval/predict then tile by default. Validation: one "
+                        "fixed seeded crop per image")
     p.add_argument("--resume", action="store_true", help="continue RUN_DIR from last.pt")
     p.add_argument("--quiet", action="store_const", const=True, help="no progress bar or per-epoch lines")
     p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
@@ -60,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
                             "lr": args.lr, "device": args.device, "seed": args.seed, "workers": args.workers,
                             "foreground": args.foreground, "channels": args.channels, "augment": args.augment,
                             "val_fraction": args.val_fraction, "test_fraction": args.test_fraction,
-                            "quiet": args.quiet, "size": tuple(args.size) if args.size else None}
+                            "quiet": args.quiet, "size": tuple(args.size) if args.size else None,
+                            "native_crop": args.native_crop}
     if args.opt:
         opts["model_options"] = dict(args.opt)
     opts = {k: v for k, v in opts.items() if v is not None}
