@@ -93,12 +93,25 @@ def native_logits(runner: Any, img: np.ndarray, pp: Preprocess, mode: str, spec:
     if mode == "tile":
         return sliding_window(runner, pp.image_native(img), spec, tile=tile, progress=progress)
     name, fixed_batch, _ = input_spec(runner)
-    small = infer_batch(runner, name, fixed_batch, pp.image(img)[None])
-    import torch
-    import torch.nn.functional as F
+    small = infer_batch(runner, name, fixed_batch, pp.image(img)[None])[0]
+    return upsample_bilinear(small, img.shape[:2])
 
-    return F.interpolate(torch.from_numpy(np.ascontiguousarray(small)), size=img.shape[:2], mode="bilinear",
-                         align_corners=False).numpy()[0]
+
+def _axis(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of 1-D bilinear resampling, half-pixel centres (align_corners=False)."""
+    src = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (src - i0).astype(np.float32)
+
+
+def upsample_bilinear(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """K x h x w -> K x H x W float32, the same formula as torch's bilinear interpolate with
+    align_corners=False (numpy, so the resize path runs where torch is absent, e.g. an engine-only Jetson)."""
+    y0, y1, wy = _axis(size[0], logits.shape[1])
+    x0, x1, wx = _axis(size[1], logits.shape[2])
+    rows = logits[:, y0] * (1 - wy)[:, None] + logits[:, y1] * wy[:, None]  # K x H x w
+    return np.ascontiguousarray(rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx, dtype=np.float32)
 
 
 def describe(mode: str, pp: Preprocess, spec: TileSpec, tile: tuple[int, int]) -> dict[str, Any]:

@@ -242,3 +242,50 @@ def test_native_crop_training_is_recorded_and_eval_predict_tile_by_default(tmp_p
     assert "inference tile" in capsys.readouterr().out
     assert np.asarray(Image.open(tmp_path / "p" / "masks" / "synth_000.png")).shape == (28, 20)
     assert np.asarray(Image.open(tmp_path / "p" / "overlays" / "synth_000.png")).shape == (28, 20, 3)
+
+
+def test_resize_path_upsamples_like_torch_bilinear() -> None:
+    import torch.nn.functional as F
+
+    from edgeseg.native import upsample_bilinear
+
+    small = image(2, 12, 9, seed=5)
+    for size in ((37, 50), (12, 9), (13, 100)):
+        want = F.interpolate(torch.from_numpy(small)[None], size=size, mode="bilinear", align_corners=False)[0]
+        np.testing.assert_allclose(upsample_bilinear(small, size), want.numpy(), atol=1e-5, rtol=0)
+
+
+def test_bench_reports_cost_per_full_image_beside_the_per_tile_figure(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from edgeseg.bench.schema import check
+    from edgeseg.checkpoint import save_checkpoint
+    from edgeseg.cli import main
+    from edgeseg.data.synth import make_synthetic
+    from edgeseg.export import export_onnx
+    from edgeseg.models import create_model
+
+    data = make_synthetic(tmp_path / "d", n=3, size=48, seed=1)
+    torch.manual_seed(0)
+    ckpt = tmp_path / "u.pt"
+    save_checkpoint(ckpt, create_model("unet", 1, 1, base=4), preprocess=Preprocess(32, 32, 1).to_dict())
+    onnx = export_onnx(ckpt, tmp_path / "u.onnx", batch=4)
+    out = tmp_path / "b.json"
+    assert main(["bench", "--onnx", str(onnx), "--batch", "4", "--threads", "1", "--iters", "2", "--warmup", "0",
+                 "--no-isolate", "--image-size", "70", "90", "--tile", "--data", str(data), "--split", "all",
+                 "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    check(doc)
+    r = doc["results"][0]
+    assert r["input_shape"] == [4, 1, 32, 32] and r["latency_ms"]["mean"] > 0  # the per-call (4 tiles) figure
+    assert r["inference"] == "tile" and r["image_size"] == [70, 90] and r["tiles_per_image"] == 12
+    assert r["image_ms"]["mean"] > 0 and r["images_per_s"] == pytest.approx(1e3 / r["image_ms"]["mean"])
+    assert r["data_inference"] == "tile" and r["data_ms_per_image"] > 0 and 0 <= r["dice"] <= 1
+    assert "ms/full img" in table and "70x90" in table
+    # without the new options the row keeps its old meaning and the new keys are null
+    assert main(["bench", "--onnx", str(onnx), "--batch", "4", "--iters", "1", "--warmup", "0", "--no-isolate",
+                 "--json", str(out)]) == 0
+    r = json.loads(out.read_text())["results"][0]
+    assert r["images_per_s"] is None and r["data_ms_per_image"] is None and "ms/full img" not in capsys.readouterr().out

@@ -40,10 +40,20 @@ def evaluate_artifact(runner: Any, cfg: dict[str, Any], shape: list[int]) -> dic
     if pre is None:
         pre = Preprocess(shape[2], shape[3], shape[1]).to_dict()
         note = "default preprocessing (none recorded with the artifact)"
-    if (int(pre["height"]), int(pre["width"])) != (shape[2], shape[3]):
+    if (int(pre["height"]), int(pre["width"])) != (shape[2], shape[3]) and not cfg.get("inference"):
         raise EdgesegError(f"{cfg['artifact']}: recorded preprocessing is {pre['height']}x{pre['width']} but the "
                            f"bench input is {shape[2]}x{shape[3]}; bench at the trained size (--size)")
     folder = SegFolder(cfg["data"])
     split_name, samples = select(folder, split, cfg.get("split"))
-    res = evaluate_runner(runner, samples, pre, batch=shape[0])
-    return {"dice": res["dice"], "iou": res["iou"], "n": res["n_images"], "split": split_name, "note": note}
+    from edgeseg.tiling import TileSpec
+
+    spec = TileSpec(overlap=cfg.get("overlap", 0.25), blend=cfg.get("blend", "gaussian"), batch=shape[0])
+    res = evaluate_runner(runner, samples, pre, batch=shape[0], mode=cfg.get("inference"), tiling=spec)
+    per_image = None
+    if res.get("ms_per_image") is not None:  # scored at native size: the data set's mean cost per full image
+        per_image = {"data_inference": res["inference"], "data_ms_per_image": res["ms_per_image"],
+                     "data_images_per_s": res["images_per_s"]}
+        note = "; ".join(filter(None, [note, f"dice/iou at native size, inference {res['inference']} (trained on "
+                                             f"{res['training_regime']})"]))
+    return {"dice": res["dice"], "iou": res["iou"], "n": res["n_images"], "split": split_name, "note": note,
+            "per_image": per_image}

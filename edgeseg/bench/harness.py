@@ -173,7 +173,8 @@ def nvml_used_mb(index: int = 0) -> float | None:
 # --------------------------------------------------------------------------------------- one configuration
 
 CONFIG_KEYS = ("model", "backend", "artifact", "precision", "device", "threads", "batch", "size", "warmup",
-               "iters", "seconds", "power", "data", "split", "params", "notes")
+               "iters", "seconds", "power", "data", "split", "params", "notes", "inference", "image_size", "overlap",
+               "blend")
 
 
 def make_config(**kw: Any) -> dict[str, Any]:
@@ -181,7 +182,9 @@ def make_config(**kw: Any) -> dict[str, Any]:
     cfg: dict[str, Any] = {"model": None, "backend": "onnxruntime", "artifact": None, "precision": "fp32",
                            "device": "cpu", "threads": None, "batch": 1, "size": None, "warmup": DEFAULT_WARMUP,
                            "iters": None, "seconds": None, "power": "auto", "data": None, "split": None,
-                           "params": None, "notes": []}
+                           "params": None, "notes": [],
+                           # per full image at native size (edgeseg.bench.per_image): None = follow the training
+                           "inference": None, "image_size": None, "overlap": 0.25, "blend": "gaussian"}
     unknown = set(kw) - set(cfg)
     if unknown:
         raise TypeError(f"unknown config keys {sorted(unknown)}")
@@ -410,6 +413,9 @@ def run_config(cfg: dict[str, Any]) -> dict[str, Any]:
             dev_mem = None if used is None else max(used - nvml0, 0.0)
         params = count_params(cfg, runner)
         acc = _accuracy(runner, cfg, shape) if cfg["data"] else None
+        from edgeseg.bench.per_image import measure
+
+        per_image = {**measure(runner, cfg, shape), **((acc or {}).get("per_image") or {})}
     if r["energy_mj_per_image"] is None:
         notes.append(power_note)
     elif r["timed_s"] < 1.0:
@@ -437,6 +443,7 @@ def run_config(cfg: dict[str, Any]) -> dict[str, Any]:
                             "device: NVML used memory after run - before load (engine allocates up front)")
         if on_gpu else rss.method,
         "output_shape": r["output_shape"], "isolated": bool(os.environ.get("EDGESEG_BENCH_WORKER")),
+        **per_image,
     }
 
 

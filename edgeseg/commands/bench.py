@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgeseg.commands import inference_args
 from edgeseg.errors import EdgesegError
 
 
@@ -48,6 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CPU threads (ORT intra-op = torch.set_num_threads); default: all cores")
     p.add_argument("--batch", type=_ints, default=[1], metavar="1,4", help="batch sizes (default 1)")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="input size (default: the artifact's)")
+    p.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"),
+                   help="also time whole H x W images at native size (ms per image, images/s, by --tile or "
+                        "--resize; default: the training regime's), beside the per-call figure; with --data the "
+                        "mean over the data set's own sizes is added")
+    inference_args.add(p, tile_batch=False)
     p.add_argument("--warmup", type=int, default=10, help="warm-up iterations (default 10)")
     p.add_argument("--iters", type=int, default=None, help="timed iterations (default 50 unless --seconds)")
     p.add_argument("--seconds", type=float, default=None, help="time for this many seconds instead of --iters")
@@ -108,7 +114,11 @@ def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
     from edgeseg.bench.harness import make_config
 
     common = dict(warmup=args.warmup, iters=args.iters, seconds=args.seconds, power=args.power, data=args.data,
-                  split=args.split, size=list(args.size) if args.size else None)
+                  split=args.split, size=list(args.size) if args.size else None,
+                  inference=inference_args.mode(args), image_size=list(args.image_size) if args.image_size else None,
+                  overlap=args.overlap, blend=args.blend)
+    if isinstance(args.tile, tuple) and not args.size:
+        common["size"] = list(args.tile)  # the tile is the benchmarked input
     threads = args.threads or [None]
     cfgs = []
     for engine in args.engine or []:

@@ -7,7 +7,7 @@ import argparse
 from edgeseg.tiling import BLENDS, TileSpec, parse_tile
 
 
-def add(p: argparse.ArgumentParser) -> None:
+def add(p: argparse.ArgumentParser, tile_batch: bool = True) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--tile", nargs="?", const=True, default=None, type=parse_tile, metavar="HxW",
                    help="sliding-window inference at the image's native size: tiles of the artifact's input size "
@@ -19,7 +19,9 @@ def add(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlap", type=float, default=0.25, help="with --tile: overlap, fraction of the tile (0.25)")
     p.add_argument("--blend", choices=BLENDS, default="gaussian",
                    help="with --tile: blending of overlapping logits (gaussian, sigma = tile/8; or linear ramps)")
-    p.add_argument("--tile-batch", type=int, default=8, help="with --tile: tiles per inference call (dynamic batch)")
+    if tile_batch:
+        p.add_argument("--tile-batch", type=int, default=8,
+                       help="with --tile: tiles per inference call (artifacts with a dynamic batch)")
 
 
 def mode(args: argparse.Namespace) -> str | None:
@@ -29,4 +31,4 @@ def mode(args: argparse.Namespace) -> str | None:
 
 def spec(args: argparse.Namespace) -> TileSpec:
     tile = args.tile if isinstance(args.tile, tuple) else None
-    return TileSpec(tile=tile, overlap=args.overlap, blend=args.blend, batch=args.tile_batch)
+    return TileSpec(tile=tile, overlap=args.overlap, blend=args.blend, batch=getattr(args, "tile_batch", 8))
