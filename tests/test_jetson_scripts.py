@@ -226,6 +226,21 @@ def test_bench_dry_run_keeps_mode_and_names_results_after_it(tripwire: tuple[Pat
     assert bad.returncode != 0 and "not a number" in bad.stderr
 
 
+def test_bench_dry_run_adds_the_per_image_columns(tripwire: tuple[Path, Path], tmp_path: Path) -> None:
+    bin_dir, marker = tripwire
+    env = {**ORIN_NANO, "EDGESEG_NVP_MODE_ID": "0", "EDGESEG_NVP_MODE_NAME": "15W"}
+    proc = run("bench.sh", "--dry-run", "--engine", "/x/unet-fp16.engine", "--image-size", "1040", "1388", "--tile",
+               "--results-dir", str(tmp_path), path=f"{bin_dir}:{system_path()}", env=env, home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists()
+    bench = plan(proc.stdout)[index_of(plan(proc.stdout), r"^edgeseg bench ")]
+    assert bench.startswith("edgeseg bench --engine /x/unet-fp16.engine --image-size 1040 1388 --tile --power ")
+    bad = run("bench.sh", "--dry-run", "--image-size", "big", "1", path=f"{bin_dir}:{system_path()}", env=env)
+    assert bad.returncode != 0 and "two numbers" in bad.stderr
+    lone = run("bench.sh", "--dry-run", "--resize", path=f"{bin_dir}:{system_path()}", env=env)
+    assert lone.returncode != 0 and "goes with --image-size" in lone.stderr
+
+
 def test_module_slugs_from_device_tree_names(tripwire: tuple[Path, Path], tmp_path: Path) -> None:
     bin_dir, _ = tripwire
     cases = {

@@ -12,14 +12,15 @@ source "$HERE/lib.sh"
 usage() {
     cat <<EOF
 Usage: deploy/jetson/bench.sh [--engine FILE ... | --engine-dir DIR] [--power-mode N] [--max-clocks]
-           [--power tegrastats|none] [--out FILE] [--results-dir DIR] [--edgeseg CMD] [--no-sudo]
-           [--dry-run] [--help] [-- EXTRA edgeseg bench ARGS]
+           [--power tegrastats|none] [--image-size H W [--tile|--resize]] [--out FILE] [--results-dir DIR]
+           [--edgeseg CMD] [--no-sudo] [--dry-run] [--help] [-- EXTRA edgeseg bench ARGS]
 
 Steps (each printed before it runs):
   1. nvpmodel -q                                  record the power mode (id and name)
   2. sudo nvpmodel -m N                           only with --power-mode N different from the current one
   3. sudo jetson_clocks --store FILE; sudo jetson_clocks    only with --max-clocks (locks clocks at max)
-  4. edgeseg bench --engine E ... --power tegrastats --out results/MODULE-modeN-NAME.json [EXTRA]
+  4. edgeseg bench --engine E ... [--image-size H W --tile] --power tegrastats --out results/MODULE-modeN-NAME.json
+     [EXTRA]
   5. on exit, also on error or Ctrl-C: sudo jetson_clocks --restore FILE; sudo nvpmodel -m ORIGINAL
 Changes on the device: power mode and clocks, only when asked, and restored on exit. Note: some nvpmodel
 switches (e.g. to or from MAXN on Orin) want a reboot; bench.sh does not reboot -- set such a mode first.
@@ -29,6 +30,9 @@ switches (e.g. to or from MAXN on Orin) want a reboot; bench.sh does not reboot 
   --power-mode N      run under nvpmodel mode N (restored afterwards)
   --max-clocks        run jetson_clocks for the run (restored afterwards)
   --power P           power sampling passed to edgeseg bench (default: tegrastats)
+  --image-size H W    also time whole H x W images at native size: ms per image and images/s beside the
+                      per-call (one tile batch) figure, e.g. --image-size 1040 1388 for the largest DSB image
+  --tile | --resize   how a whole image is run (default: the engine's training regime; see edgeseg bench)
   --out FILE          results JSON (default: RESULTS_DIR/MODULE-modeN-NAME.json)
   --results-dir DIR   default: $REPO/results
   --edgeseg CMD       edgeseg executable (default: edgeseg on PATH)
@@ -44,6 +48,8 @@ ENGINE_DIR=""
 POWER_MODE=""
 MAX_CLOCKS=0
 POWER=tegrastats
+IMAGE_SIZE=()
+NATIVE_MODE=""
 OUT=""
 RESULTS_DIR="$REPO/results"
 EDGESEG=edgeseg
@@ -56,6 +62,8 @@ while [[ $# -gt 0 ]]; do
         --power-mode) POWER_MODE=${2:?--power-mode needs a number}; shift 2 ;;
         --max-clocks) MAX_CLOCKS=1; shift ;;
         --power) POWER=${2:?--power needs tegrastats or none}; shift 2 ;;
+        --image-size) IMAGE_SIZE=("${2:?--image-size needs H W}" "${3:?--image-size needs H W}"); shift 3 ;;
+        --tile|--resize) NATIVE_MODE=$1; shift ;;
         --out) OUT=${2:?--out needs a file}; shift 2 ;;
         --results-dir) RESULTS_DIR=${2:?--results-dir needs a directory}; shift 2 ;;
         --edgeseg) EDGESEG=${2:?--edgeseg needs a command}; shift 2 ;;
@@ -66,6 +74,12 @@ while [[ $# -gt 0 ]]; do
         *) es_die "unknown option '$1'; see --help" ;;
     esac
 done
+if [[ ${#IMAGE_SIZE[@]} -gt 0 && ! "${IMAGE_SIZE[0]}${IMAGE_SIZE[1]}" =~ ^[0-9]+$ ]]; then
+    es_die "--image-size '${IMAGE_SIZE[*]}': expected two numbers H W, e.g. --image-size 1040 1388"
+fi
+if [[ -n "$NATIVE_MODE" && ${#IMAGE_SIZE[@]} -eq 0 ]]; then
+    es_die "$NATIVE_MODE goes with --image-size H W (the whole-image size to time)"
+fi
 if [[ -n "$POWER_MODE" && ! "$POWER_MODE" =~ ^[0-9]+$ ]]; then
     es_die "--power-mode '$POWER_MODE' is not a number; list the modes with: nvpmodel -p --verbose"
 fi
@@ -148,6 +162,10 @@ OUT=${OUT:-"$RESULTS_DIR/$SLUG-mode$MODE_ID-$SAFE_MODE_NAME$CLOCK_TAG.json"}
 es_run mkdir -p "$(dirname "$OUT")"
 args=("$EDGESEG" bench)
 for e in "${ENGINES[@]}"; do args+=(--engine "$e"); done
+if [[ ${#IMAGE_SIZE[@]} -gt 0 ]]; then
+    args+=(--image-size "${IMAGE_SIZE[@]}")  # per-image columns beside the per-call figure
+    if [[ -n "$NATIVE_MODE" ]]; then args+=("$NATIVE_MODE"); fi
+fi
 args+=(--power "$POWER" --out "$OUT")
 es_run "${args[@]}" "${EXTRA[@]}"
 
