@@ -112,7 +112,9 @@ def _measure(job: dict[str, Any]) -> dict[str, Any]:
 
     pp = Preprocess.from_dict(job["preprocess"])
     spec = TileSpec(**{k: job[k] for k in ("overlap", "blend", "batch") if k in job})
-    rss = PeakRss().start()
+    suffix = Path(job["artifact"]).suffix
+    __import__("onnxruntime" if suffix == ".onnx" else "torch" if suffix in (".pt", ".pth") else "numpy")
+    rss = PeakRss().start()  # after the backend's import: both peaks count the model and its run, not libraries
     runner = _open(job)
     with runner:
         if job["what"] == "image":
