@@ -161,6 +161,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.iters is not None and args.iters < 1 or args.warmup < 0 or (args.seconds is not None and args.seconds <= 0):
         raise EdgesegError("need --iters >= 1, --warmup >= 0 and --seconds > 0")
     command = _command_line(args)
+    if args.all and (args.image_size or inference_args.mode(args)):
+        raise EdgesegError("--image-size/--tile/--resize: per-image figures are measured for one artifact "
+                           "(--onnx, --engine or --torch), not with --all")
     if args.all:
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]
         precisions = [x.strip() for x in args.precisions.split(",") if x.strip()]

@@ -24,10 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--threads", type=int, help="CPU threads for the backend")
     e.add_argument("--batch", type=int, default=8, help="images per inference call (dynamic-batch artifacts)")
     e.add_argument("--native", action="store_true",
-                   help="score at each image's own size (logits upsampled, as predict writes) instead of the "
-                        "model input size")
+                   help="score at each image's own size (as predict writes; by --tile or --resize, default: "
+                        "the training regime's) instead of the model input size")
     inference_args.add(e)
-    e.add_argument("--progress", action="store_true", help="progress bar on stderr (one step per image)")
+    e.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar (shown on stderr at native size when stderr is a terminal)")
     e.add_argument("--json", action="store_true", help="print the summary as JSON")
     e.add_argument("--csv", metavar="FILE", help="write per-image metrics to FILE")
     e.set_defaults(func=run_eval)
