@@ -126,8 +126,8 @@ def score_native(runner: Any, samples: Sequence[Any], pp: Preprocess, lm: Any, *
                  spec: TileSpec | None = None, progress: bool = True) -> tuple[Any, dict[str, Any]]:
     """Score at each image's own size by `mode`; returns (SegMetrics, description + ms per image).
 
-    Each per-image row gains "ms": the inference time of that image (preprocessing + network + blending or
-    upsampling; not reading the files), so a data set's mean ms per image comes with its Dice.
+    Each per-image row gains "ms" (the inference time of that image: preprocessing + network + blending or
+    upsampling; not reading the files), "size" (H x W) and "inference", so the CSV says how it was made.
     """
     from tqdm import tqdm
 
@@ -153,8 +153,7 @@ def score_native(runner: Any, samples: Sequence[Any], pp: Preprocess, lm: Any, *
         ms = (time.perf_counter() - t0) * 1e3
         metrics = metrics or SegMetrics(logits.shape[0])
         row = metrics.add(labels_from_logits(logits[None])[0], gt.astype(np.int64), s.stem)
-        row["ms"] = ms
-        row["size"] = f"{img.shape[0]}x{img.shape[1]}"
+        row.update(ms=ms, size=f"{img.shape[0]}x{img.shape[1]}", inference=mode)
         tiles += tile_count(img.shape[:2], tile, spec) if mode == "tile" else 1
         bar.update(1)
     bar.close()
