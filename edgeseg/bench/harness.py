@@ -366,10 +366,9 @@ def count_params(cfg: dict[str, Any], runner: Any) -> int | None:
     conf = side.get("model") or ((read_sidecar(src) or {}).get("model") if src else None)
     if isinstance(conf, dict) and conf.get("name"):
         try:  # rebuild the recorded network to count it (needs torch; a Jetson engine-only install has none)
-            from edgeseg.models import create_model
+            from edgeseg.models import rebuild_model
 
-            m = create_model(conf["name"], conf.get("in_channels"), conf.get("num_classes"),
-                             **conf.get("options", {}))
+            m = rebuild_model({"in_channels": None, "num_classes": None, **conf})
         except ImportError:
             return None
         return int(sum(p.numel() for p in m.parameters()))
