@@ -310,6 +310,7 @@ def summary() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global RESULTS
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("action", choices=["plan", "run", "summary"])
@@ -319,7 +320,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=Path, default=RUNS, help="checkpoints (outside the repo)")
     ap.add_argument("--results", type=Path, default=RESULTS, help="where the result files go")
     args = ap.parse_args(argv)
-    global RESULTS
     RESULTS = args.results
     if args.action == "summary":
         summary()
