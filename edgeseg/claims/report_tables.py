@@ -49,7 +49,7 @@ def budget_lines(camp: Campaign) -> list[str]:
             planned = sum(1 for j in jobs if isinstance(j, dict) and j.get("dataset") == ds)
             out.append(f"| {ds} | {counts} | {_fmt(_get(r, 'folds'))} | {_fmt(_get(r, 'size', 'input'))} | "
                        f"{_fmt(_get(r, 'epochs'))} | {_fmt(_get(r, 'batch'))} | {_fmt(_get(r, 'lr'))} | "
-                       f"{_fmt(_get(r, 'seeds'))} | {done}{f' of {planned}' if planned else ''} |")
+                       f"{', '.join(map(str, _get(r, 'seeds') or [])) or '?'} | {done}{f' of {planned}' if planned else ''} |")
         out.append("")
     out += ["What a GPU budget would change: the campaign is sized for about 3 CPU hours (small inputs, tens of "
             "epochs, 3 seeds for U-Net / SD-UNet / TinyU-Net / U-Lite, 1 seed for GPU-Net / Ghost U-Net / UNet#). On "
