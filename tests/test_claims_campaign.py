@@ -46,16 +46,21 @@ def make_campaign(root: Path) -> Path:
     splits = {"dsb2018-nuclei-564": [[f"d{i:02d}" for i in range(40)]],
               "isbi2012-em": [[f"i{f}{i}" for i in range(10)] for f in range(3)]}
     (root / "splits").mkdir(parents=True)
-    jobs = []
     for ds, folds in splits.items():
-        (root / "splits" / f"{ds}.json").write_text(json.dumps(
-            {"schema": "edgeseg-campaign-split/1", "dataset": ds, "kind": "kfold" if len(folds) > 1 else "holdout",
-             "split_seed": 0, "folds": [{"fold": k, "train": [], "val": [], "test": t} for k, t in enumerate(folds)]}))
+        if len(folds) > 1:  # k-fold as the campaign writes it: a summary file plus one file per fold
+            (root / "splits" / f"{ds}.json").write_text(json.dumps(
+                {"schema": "edgeseg-campaign-split/1", "dataset": ds, "kind": "kfold", "folds": len(folds)}))
+            for k, t in enumerate(folds):
+                (root / "splits" / f"{ds}-f{k}.json").write_text(json.dumps(
+                    {"dataset": ds, "fold": k, "train": [], "val": [], "test": t}))
+        else:
+            (root / "splits" / f"{ds}.json").write_text(json.dumps(
+                {"schema": "edgeseg-campaign-split/1", "dataset": ds, "kind": "holdout",
+                 "folds": [{"fold": 0, "train": [], "val": [], "test": folds[0]}]}))
         base = {s: float(rng.uniform(0.5, 0.8)) for t in folds for s in t}
         for variant, (off, n_seeds) in OFFSETS.items():
             for k, test in enumerate(folds):
                 for seed in range(n_seeds):
-                    jobs.append({"dataset": ds, "variant": variant, "fold": k, "seed": seed})
                     rows = []
                     for s in test:
                         v = base[s] + off + rng.normal(0, 0.01)
@@ -64,14 +69,18 @@ def make_campaign(root: Path) -> Path:
                             row |= {"dice_interior": v + 0.2, "iou_interior": (v + 0.2) / (1.8 - v)}
                         rows.append(row)
                     _write_run(root, ds, variant, k, seed, rows)
-    jobs += [{"dataset": "kvasir-seg-900", "variant": v, "fold": 0, "seed": 0} for v in OFFSETS]
+    sets = ["dsb2018-nuclei-564", "isbi2012-em", "kvasir-seg-900"]
+    pruned = ["unetsharp-l1", "unetsharp-l2", "unetsharp-l3"]
+    variants = {v: {"model": v.split("-ws-")[0], "seeds": list(range(n)), "sets": sets}
+                for v, (_, n) in OFFSETS.items() if v not in pruned}
+    variants["sdunet-bn"] = {"model": "sdunet", "seeds": [0, 1, 2], "sets": ["dsb2018-nuclei-564"]}
     (root / "plan.json").write_text(json.dumps({
-        "schema": "edgeseg-campaign-plan/1", "aliases": {"sdunet": "sdunet-ws-layer"}, "jobs": jobs,
-        "datasets": {"dsb2018-nuclei-564": {"size": [96, 96], "epochs": 15, "batch": 4, "lr": 0.002, "n_train": 200,
-                                            "n_val": 24, "n_test": 40, "folds": 1, "seeds": [0, 1, 2]},
-                     "isbi2012-em": {"size": [128, 128], "epochs": 30, "batch": 4, "lr": 0.002, "folds": 3,
-                                     "seeds": [0, 1, 2]},
-                     "kvasir-seg-900": {"size": [96, 96], "epochs": 15, "n_test": 500, "seeds": [0, 1, 2]}}}))
+        "schema": "edgeseg-campaign-plan/1", "aliases": {"sdunet": "sdunet-ws-layer"}, "jobs": 0,
+        "variants": variants, "pruned_levels": pruned,
+        "sets": {"dsb2018-nuclei-564": {"size": [96, 96], "epochs": 15, "batch": 4, "lr": 0.002, "n_train": 200,
+                                        "n_val": 24, "n_test": 40, "folds": 1},
+                 "isbi2012-em": {"size": [128, 128], "epochs": 30, "batch": 4, "lr": 0.002, "folds": 3},
+                 "kvasir-seg-900": {"size": [96, 96], "epochs": 15, "n_test": 500}}}))
     # Partial-campaign debris: a CSV whose run never finished (no JSON) and a JSON whose CSV is missing.
     _write_run(root, "kvasir-seg-900", "unet", 0, 0, [{"stem": "k0", "dice": 0.5, "iou": 0.3}], finished=False)
     (root / "kvasir-seg-900" / "tinyunet").mkdir(parents=True)
@@ -111,6 +120,7 @@ def test_accuracy_verdicts_on_synthetic_campaign(tmp_path):
     assert rows["unetsharp-pruning-accuracy"].verdict == PART and "iou" in rows["unetsharp-pruning-accuracy"].ours
     bn = rows["sdunet-gn-vs-bn"]   # no sdunet-bn runs at all: inconclusive, never "holds"
     assert bn.verdict == INCONCLUSIVE and PENDING in bn.why
+    assert "isbi" not in bn.why  # sdunet-bn is planned on DSB only: ISBI is out of the test, not "pending"
 
 
 def test_report_with_campaign_has_budget_ci_and_ablation(tmp_path):
@@ -120,7 +130,8 @@ def test_report_with_campaign_has_budget_ci_and_ablation(tmp_path):
     out = tmp_path / "CLAIMS.md"
     build_report(results, out)
     text = out.read_text()
-    assert "| dsb2018-nuclei-564 | 200 / 24 / 40 | 1 | 96x96 | 15 | 4 | 0.002 | 0, 1, 2 | 24 of 24 |" in text
+    assert "| dsb2018-nuclei-564 | 200 / 24 / 40 | 1 | 96x96 | 15 | 4 | 0.002 | 3: sdunet-bn, " in text
+    assert "1: ghostunet, gpunet, unetsharp | 21 of 24 |" in text  # sdunet-bn planned, not run
     assert "| kvasir-seg-900 |" in text and "What a GPU budget would change" in text
     assert "## SD-UNet: weight-standardization ablation" in text
     assert "| isbi2012-em | sdunet-ws-none | 3 | 30 |" in text

@@ -1,8 +1,10 @@
 """Read a training campaign (`benchmarks/results/campaign/`): splits, plan and per-run per-image scores.
 
 Layout (written by the campaign runner; see the schema in the campaign runner's docs):
-  campaign/plan.json                          recipe per data set, job list, variant aliases
-  campaign/splits/<dataset>.json              edgeseg-campaign-split/1: fixed folds (train/val/test stems)
+  campaign/plan.json                          recipe per data set ("sets"), "variants" (model, options, seeds,
+                                              sets), "aliases", "pruned_levels" (evaluated from UNet#'s runs)
+  campaign/splits/<dataset>[-f<k>].json       edgeseg-campaign-split/1: fixed folds (train/val/test stems),
+                                              either one file with a "folds" list or one file per fold
   campaign/<dataset>/<variant>/f<F>-s<S>.csv  stem,dice,iou[,dice_interior,iou_interior] per TEST image
   campaign/<dataset>/<variant>/f<F>-s<S>.json edgeseg-campaign-run/1, written only when the run finished
 
@@ -78,12 +80,35 @@ class Campaign:
     def seeds(self, dataset: str, name: str) -> list[int]:
         return sorted({r.seed for r in self.variant_runs(dataset, name)})
 
-    def planned_seeds(self, dataset: str, name: str) -> list[int]:
-        """Seeds the plan's job list has for this variant (empty when the plan does not say)."""
+    def _variant_plan(self, name: str) -> dict[str, Any] | None:
+        variants = (self.plan or {}).get("variants")
+        if not isinstance(variants, dict):
+            return None
         v = self.resolve(name)
-        jobs = (self.plan or {}).get("jobs") or []
-        return sorted({int(j["seed"]) for j in jobs if isinstance(j, dict) and j.get("dataset") == dataset
-                       and j.get("variant") == v and isinstance(j.get("seed"), int)})
+        if v in ((self.plan or {}).get("pruned_levels") or []):
+            v = v.rsplit("-", 1)[0]  # pruned UNet# levels are scored from the full model's runs
+        spec = variants.get(v)
+        return spec if isinstance(spec, dict) else {}
+
+    def planned(self, dataset: str, name: str) -> bool | None:
+        """Does the plan train this variant on this data set? None when the plan does not say."""
+        spec = self._variant_plan(name)
+        return None if spec is None else dataset in (spec.get("sets") or [])
+
+    def planned_seeds(self, dataset: str, name: str) -> list[int]:
+        """Seeds the plan has for this variant on this data set (empty when the plan does not say)."""
+        spec = self._variant_plan(name)
+        if not spec or dataset not in (spec.get("sets") or []):
+            return []
+        return sorted(int(x) for x in spec.get("seeds") or [])
+
+    def planned_runs(self, dataset: str) -> int | None:
+        variants = (self.plan or {}).get("variants")
+        if not isinstance(variants, dict):
+            return None
+        folds = int(plan_datasets(self.plan).get(dataset, {}).get("folds") or 1)
+        return sum(len(v.get("seeds") or []) * folds for v in variants.values()
+                   if isinstance(v, dict) and dataset in (v.get("sets") or []))
 
     def n_test(self, dataset: str) -> int | None:
         s = self.splits.get(dataset)
@@ -94,7 +119,7 @@ class Campaign:
 
 def plan_datasets(plan: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     """plan.json's recipe per data set, as {name: recipe} (accepts a dict or a list of {dataset: ...})."""
-    ds = (plan or {}).get("datasets")
+    ds = (plan or {}).get("sets", (plan or {}).get("datasets"))
     if isinstance(ds, dict):
         return {str(k): v for k, v in ds.items() if isinstance(v, dict)}
     if isinstance(ds, list):
@@ -146,7 +171,11 @@ def load_campaign(root: str | Path) -> Campaign:
             camp.problems.append((p.as_posix(), f"unreadable JSON ({type(e).__name__})"))
             continue
         if isinstance(data, dict) and isinstance(data.get("folds"), list):
-            camp.splits[str(data.get("dataset") or p.stem)] = data
+            camp.splits.setdefault(str(data.get("dataset") or p.stem), {"folds": []})["folds"] += data["folds"]
+        elif isinstance(data, dict) and isinstance(data.get("fold"), int) and isinstance(data.get("test"), list):
+            camp.splits.setdefault(str(data.get("dataset")), {"folds": []})["folds"].append(data)
+        elif isinstance(data, dict) and data.get("dataset"):
+            camp.splits.setdefault(str(data["dataset"]), {"folds": []})  # summary file; folds in -f<k> files
         else:
             camp.problems.append((p.as_posix(), "not an edgeseg-campaign-split/1 file (no 'folds' list)"))
     for meta_path in sorted(root.glob("*/*/f*-s*.json")):

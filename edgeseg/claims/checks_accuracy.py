@@ -65,11 +65,13 @@ def _start(row: ClaimRow, t: dict[str, Any], camp: Campaign, names: list[str]) -
     if not camp.runs and not camp.plan:
         row.why = f"{PENDING}: no campaign results in {camp.root.as_posix()}"
         return [], []
-    sets = camp.match(list(t["datasets"]))
+    # Data sets the plan does not train these networks on are not "pending": they are out of the claim's test.
+    sets = [d for d in camp.match(list(t["datasets"])) if all(camp.planned(d, n) is not False for n in names)]
     ready = [d for d in sets if all(camp.variant_runs(d, n) for n in names)]
     pending = [d for d in sets if d not in ready]
     if not ready:
-        row.why = f"{PENDING}: no finished runs of {', '.join(names)} on {'/'.join(t['datasets'])}"
+        where = ", ".join(sets) if sets else f"{'/'.join(t['datasets'])} (none planned for all of them)"
+        row.why = f"{PENDING}: no finished runs of {', '.join(names)} on {where}"
     return ready, pending
 
 
@@ -130,12 +132,14 @@ def check_accuracy_rank(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> Non
     verdicts, parts, used = [], [], {model}
     for ds in ready:
         metric = metric_for(t, ds)
-        others = [o for o in among if camp.variant_runs(ds, o)]
-        diffs = {o: pair(camp, ds, model, o, metric)[0] for o in others}
+        # Planned comparators without runs yet stay in as "may be better" (None), so a partial campaign
+        # cannot make a rank hold by leaving a network out.
+        others = [o for o in among if camp.planned(ds, o) or (camp.planned(ds, o) is None and camp.variant_runs(ds, o))]
+        diffs = {o: pair(camp, ds, model, o, metric)[0] if camp.variant_runs(ds, o) else None for o in others}
         v, above, not_below = rank_verdict(diffs, want)
         verdicts.append(v)
         used |= set(others)
-        means = {n: _mean(camp, ds, n, metric) for n in [model, *others]}
+        means = {n: _mean(camp, ds, n, metric) for n in [model, *others] if camp.variant_runs(ds, n)}
         order = sorted(means, key=lambda k: -(means[k] or 0))
         parts.append(f"{ds}: #{order.index(model) + 1} of {len(order)} by mean {metric}")
         row.details.append(f"{ds}: {len(others)} others; decidedly above {model}: {above}; not decidedly below: "
@@ -206,6 +210,8 @@ def ablation_table(camp: Campaign, datasets: list[str], variants: list[str], ref
     for ds in camp.match(datasets):
         metric = metric_for({"metric": "dice", "metric_by_dataset": metric_by or {}}, ds)
         for v in variants:
+            if camp.planned(ds, v) is False:
+                continue
             per = camp.per_image(ds, v, metric)
             if not per:
                 rows.append([ds, v, "0", "0", PENDING, "-"])

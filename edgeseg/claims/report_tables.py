@@ -28,6 +28,18 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _seeds(camp: Campaign, ds: str, recipe: dict[str, Any]) -> str:
+    """Seeds per variant on this set, from plan.json's variants (e.g. '3: unet, tinyunet; 1: gpunet')."""
+    variants = (camp.plan or {}).get("variants")
+    if not isinstance(variants, dict):
+        return ", ".join(map(str, recipe.get("seeds") or [])) or "?"
+    by_n: dict[int, list[str]] = {}
+    for name, spec in sorted(variants.items()):
+        if isinstance(spec, dict) and ds in (spec.get("sets") or []):
+            by_n.setdefault(len(spec.get("seeds") or []), []).append(name)
+    return "; ".join(f"{n}: {', '.join(v)}" for n, v in sorted(by_n.items(), reverse=True)) or "?"
+
+
 def budget_lines(camp: Campaign) -> list[str]:
     out = ["## Budget", ""]
     recipes = plan_datasets(camp.plan)
@@ -44,12 +56,12 @@ def budget_lines(camp: Campaign) -> list[str]:
         for ds, r in recipes.items():
             n_test = _get(r, "n_test") or camp.n_test(ds)
             counts = f"{_fmt(_get(r, 'n_train'))} / {_fmt(_get(r, 'n_val'))} / {_fmt(n_test)}"
-            done = sum(1 for x in camp.runs if x.dataset == ds)
-            jobs = (camp.plan or {}).get("jobs") or []
-            planned = sum(1 for j in jobs if isinstance(j, dict) and j.get("dataset") == ds)
+            pruned = set((camp.plan or {}).get("pruned_levels") or [])
+            done = sum(1 for x in camp.runs if x.dataset == ds and x.variant not in pruned)
+            planned = camp.planned_runs(ds)
             out.append(f"| {ds} | {counts} | {_fmt(_get(r, 'folds'))} | {_fmt(_get(r, 'size', 'input'))} | "
                        f"{_fmt(_get(r, 'epochs'))} | {_fmt(_get(r, 'batch'))} | {_fmt(_get(r, 'lr'))} | "
-                       f"{', '.join(map(str, _get(r, 'seeds') or [])) or '?'} | {done}{f' of {planned}' if planned else ''} |")
+                       f"{_seeds(camp, ds, r)} | {done}{f' of {planned}' if planned else ''} |")
         out.append("")
     out += ["What a GPU budget would change: the campaign is sized for about 3 CPU hours (small inputs, tens of "
             "epochs, 3 seeds for U-Net / SD-UNet / TinyU-Net / U-Lite, 1 seed for GPU-Net / Ghost U-Net / UNet#). On "
