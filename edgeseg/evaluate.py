@@ -14,17 +14,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgeseg.artifacts import atomic_path, read_sidecar
-from edgeseg.data.dataset import LabelMap, Sample, SegFolder, label_map_of, parse_foreground, read_split_file, select
+from edgeseg.artifacts import atomic_path
+from edgeseg.data.dataset import LabelMap, Sample, SegFolder, label_map_of, parse_foreground, select
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import NAMES, SegMetrics, labels_from_logits
+from edgeseg.runtime.artifact import Artifact, open_artifact  # noqa: F401 - re-exported
 from edgeseg.runtime.base import Runner
 
 DEFAULT_BATCH = 8
@@ -156,58 +156,6 @@ class _Values:
 
 
 # ------------------------------------------------------------------------------------------- artifacts
-
-@dataclass
-class Artifact:
-    path: Path
-    kind: str  # "checkpoint" | "onnx" | "engine"
-    runner: Runner
-    preprocess: Preprocess
-    split: dict[str, Any] | None
-    num_classes: int | None = None
-
-
-def open_artifact(path: str | Path, *, device: str = "cpu", split_file: str | Path | None = None,
-                  threads: int | None = None) -> Artifact:
-    """A runner + the preprocessing (+ split) recorded with a .pt checkpoint, .onnx or .engine file."""
-    path = Path(path)
-    if not path.exists():
-        raise EdgesegError(f"{path}: no such file; pass a checkpoint (.pt), an ONNX file (.onnx) or an engine")
-    suffix = path.suffix.lower()
-    split = None
-    if suffix in (".pt", ".pth"):
-        from edgeseg.checkpoint import load_checkpoint
-        from edgeseg.runtime.torch_runner import TorchRunner
-
-        model, payload = load_checkpoint(path)
-        if not payload.get("preprocess"):
-            raise EdgesegError(f"{path}: checkpoint records no preprocessing; train it with edgeseg train")
-        pp = Preprocess.from_dict(payload["preprocess"])
-        runner: Runner = TorchRunner(model, device=device, threads=threads)
-        split, kind, k = payload.get("split"), "checkpoint", payload["model"].get("num_classes")
-    elif suffix in (".onnx", ".engine", ".plan", ".trt"):
-        meta = read_sidecar(path) or {}
-        if suffix != ".onnx" and not meta.get("preprocess") and meta.get("onnx"):
-            meta = {**(read_sidecar(meta["onnx"]) or {}), **meta}  # engine sidecar pointing at its ONNX
-        if not meta.get("preprocess"):
-            raise EdgesegError(f"{path}: no preprocessing recorded (sidecar {path.name}.json with key 'preprocess' "
-                               f"missing); export it with edgeseg export")
-        pp = Preprocess.from_dict(meta["preprocess"])
-        split, k = meta.get("split"), None
-        if suffix == ".onnx":
-            from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
-
-            runner, kind = OnnxRuntimeRunner(path, threads=threads), "onnx"
-        else:
-            from edgeseg.runtime.trt_runner import TensorRTRunner  # lazy: TensorRT is optional
-
-            runner, kind = TensorRTRunner(path), "engine"
-    else:
-        raise EdgesegError(f"{path}: unknown artifact type {suffix!r}; pass a .pt checkpoint, .onnx or .engine")
-    if split_file is not None:
-        split = read_split_file(split_file)
-    return Artifact(path, kind, runner, pp, split, k)
-
 
 def evaluate_artifact(path: str | Path, data: str | Path, *, split: str | None = None,
                       split_file: str | Path | None = None, foreground: str | None = None, device: str = "cpu",
