@@ -5,7 +5,7 @@
 
 Networks are STRONGLY TYPED: the precision is the ONNX graph's (FP16 tensors from `quantize_fp16`, INT8 Q/DQ
 from `quantize_int8`), never a builder flag (TensorRT 11 removed those). `check_engine_file` refuses a
-truncated or foreign engine file *before* TensorRT deserializes it (a bad plan can abort the process).
+truncated or foreign engine file *before* TensorRT deserializes it (edgeseg.runtime.engine_file).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from edgeseg.artifacts import (
     read_sidecar,
     reuse_if_fresh,
     sha256_file,
-    sidecar_path,
     write_bytes_atomic,
     write_sidecar,
 )
 from edgeseg.errors import EdgesegError
+from edgeseg.runtime.cuda import gpu_info
 
 PRECISIONS = ("fp32", "fp16", "int8")
 INPUT_NAME = "input"
@@ -208,7 +208,7 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
         raise EdgesegError(f"{onnx_path}: input is named {in_name!r}, edgeseg expects {INPUT_NAME!r}; "
                            f"export with edgeseg export")
     profile = _profile(dims, onnx_path, size, batch, shapes)
-    built_on = tc.gpu_info() if flavour == "tensorrt" else None
+    built_on = gpu_info() if flavour == "tensorrt" else None
     if flavour == "tensorrt" and built_on is None:
         raise EdgesegError(f"{onnx_path}: TensorRT builds need the NVIDIA GPU the engine will run on and none "
                            f"is visible (queried via cuda-python, pycuda, torch.cuda); build on the target with one "
@@ -287,59 +287,3 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
 def build_engine(source: str | Path, **options: Any) -> Path:
     """`build_engine_info(...).path` (the path of the built or reused engine)."""
     return build_engine_info(source, **options).path
-
-
-def check_engine_file(path: str | Path, sidecar_check: bool = True, flavour: str | None = None) -> dict[str, Any]:
-    """Refuse a missing, truncated, modified or foreign engine file before any TensorRT call; return its sidecar.
-
-    Without a sidecar (and `sidecar_check=False`) only the TensorRT-RTX header is checked (when the file or
-    `flavour` says TensorRT-RTX); the returned dict then has just {"flavour": guess or None, "unchecked": True}.
-    """
-    path = Path(path)
-    rebuild = "rebuild it with edgeseg build-engine"
-    if not path.is_file():
-        raise EdgesegError(f"{path}: no such engine file; {rebuild}")
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(64)
-    if size == 0:
-        raise EdgesegError(f"{path}: engine file is empty; {rebuild}")
-    meta = read_sidecar(path)
-    if meta is None:
-        if sidecar_check:
-            raise EdgesegError(f"{path}: no sidecar {sidecar_path(path).name} (flavour, version, targets, sha256 "
-                               f"unknown); {rebuild}, or pass --no-sidecar-check to load it unchecked")
-        if head.startswith(tc.RTX_MAGIC):
-            flavour = "tensorrt-rtx"
-        if flavour == "tensorrt-rtx":
-            _check_rtx_header(path, head, size)
-        return {"flavour": flavour, "unchecked": True}
-    if meta.get("kind") != "engine" or meta.get("flavour") not in tc.FLAVOURS:
-        raise EdgesegError(f"{sidecar_path(path)}: not an edgeseg engine sidecar; {rebuild}")
-    flavour, version = meta["flavour"], meta.get("trt_version")
-    want = meta.get("size_bytes")
-    if isinstance(want, int) and size < want:
-        raise EdgesegError(f"{path}: truncated engine file ({size} of {want} bytes); {rebuild}")
-    magic = bytes.fromhex(meta.get("header_magic", ""))
-    if magic and not head.startswith(magic):
-        raise EdgesegError(f"{path}: foreign engine header (starts with {head[:8]!r}, a {flavour} {version} engine "
-                           f"starts with {magic!r}); not the engine its sidecar describes; {rebuild}")
-    if flavour == "tensorrt-rtx":
-        _check_rtx_header(path, head, size)
-    if isinstance(want, int) and size != want:
-        raise EdgesegError(f"{path}: engine file is {size} bytes, its sidecar says {want}; {rebuild}")
-    if meta.get("sha256") != sha256_file(path):
-        raise EdgesegError(f"{path}: engine file changed since it was built (sha256 differs from its sidecar); "
-                           f"{rebuild}")
-    return meta
-
-
-def _check_rtx_header(path: Path, head: bytes, size: int) -> None:
-    hdr = tc.read_rtx_header(head)
-    if hdr is None or hdr[0] != tc.RTX_MAGIC:
-        raise EdgesegError(f"{path}: foreign engine header (starts with {head[:8]!r}, TensorRT-RTX engines start "
-                           f"with {tc.RTX_MAGIC!r}); rebuild it with edgeseg build-engine --backend tensorrt-rtx")
-    if hdr[1] != size:
-        what = "truncated" if size < hdr[1] else "corrupt"
-        raise EdgesegError(f"{path}: {what} TensorRT-RTX engine ({size} bytes on disk, its header says {hdr[1]}); "
-                           f"rebuild it with edgeseg build-engine")

@@ -14,7 +14,7 @@ from edgeseg import trt_compat as tc
 from edgeseg.cli import main
 from edgeseg.data.synth import make_synthetic
 from edgeseg.runtime.artifact import artifact_meta, describe_artifact, open_artifact
-gpu_info = tc.gpu_info
+from edgeseg.runtime.cuda import gpu_info
 
 trt = tc.import_trt("tensorrt-rtx")  # installed by the test command ([trt-rtx]); builds need no GPU
 

@@ -341,29 +341,16 @@ def artifact_size_mb(cfg: dict[str, Any], params: int | None) -> tuple[float | N
     return None, None
 
 
-def engine_source_onnx(artifact: str | Path, side: dict[str, Any]) -> Path | None:
-    """The ONNX an engine was built from (its sidecar's "onnx" path; relative paths tried beside the engine)."""
-    src = side.get("onnx")
-    src = src.get("path") if isinstance(src, dict) else src
-    if not src:
-        return None
-    for cand in (Path(src), Path(artifact).parent / src, Path(artifact).parent / Path(src).name):
-        if cand.is_file():
-            return cand
-    return None
-
-
 def count_params(cfg: dict[str, Any], runner: Any) -> int | None:
     if cfg.get("params") is not None:
         return int(cfg["params"])
     model = getattr(runner, "model", None)
     if model is not None and hasattr(model, "parameters"):
         return int(sum(p.numel() for p in model.parameters()))
-    from edgeseg.artifacts import read_sidecar
+    from edgeseg.runtime.artifact import artifact_meta
 
-    side = read_sidecar(cfg["artifact"]) or {}
-    src = engine_source_onnx(cfg["artifact"], side)
-    conf = side.get("model") or ((read_sidecar(src) or {}).get("model") if src else None)
+    art = cfg["artifact"]
+    conf = artifact_meta(art).get("model") if art and Path(str(art)).is_file() else None
     if isinstance(conf, dict) and conf.get("name"):
         try:  # rebuild the recorded network to count it (needs torch; a Jetson engine-only install has none)
             from edgeseg.models import create_model
