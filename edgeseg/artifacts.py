@@ -38,9 +38,20 @@ def cache_key(payload: dict[str, Any]) -> str:
     return sha256_bytes(blob)[:16]
 
 
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back; there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds."""
+    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds.
+
+    The file gets the mode a plain `open(final, "w")` would give (0o666 minus the umask, usually 0644), not
+    mkstemp's private 0600: an engine or ONNX file is read by other users and by containers with another uid.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
@@ -48,6 +59,7 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, (0o777 if tmp_path.is_dir() else 0o666) & ~current_umask())
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():

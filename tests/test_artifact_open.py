@@ -44,6 +44,14 @@ def test_engine_meta_merges_its_onnx_sidecar(built: tuple[Path, Path, Path]) -> 
     assert art.kind == "engine" and art.runner.path == engine
 
 
+def test_built_artifacts_respect_the_umask(built: tuple[Path, Path, Path]) -> None:
+    from edgeseg.artifacts import current_umask, sidecar_path
+
+    want = 0o666 & ~current_umask()  # 0644 under the default umask, not mkstemp's 0600
+    for p in built[1:]:
+        assert p.stat().st_mode & 0o777 == want and sidecar_path(p).stat().st_mode & 0o777 == want
+
+
 @pytest.mark.skipif(gpu_info() is not None, reason="this machine has a GPU: the engine would run")
 @pytest.mark.parametrize("cmd", ["eval", "predict"])
 def test_eval_predict_engine_without_gpu_exit_2(built: tuple[Path, Path, Path], cmd: str, tmp_path: Path,
