@@ -81,8 +81,6 @@ def evaluate_runner(runner: Runner, dataset: SegFolder | Sequence[Sample] | str 
     (`Preprocess.labels`, recorded at training), else it is inferred from the masks (0/255 -> 255 = foreground).
     Returns the summary (mean over images and pooled, see edgeseg.metrics) plus "per_image" rows.
     """
-    from edgeseg.data.torchdata import load_pair
-
     pp = _as_preprocess(preprocess)
     if isinstance(dataset, (str, Path)):
         dataset = SegFolder(dataset)
@@ -90,21 +88,12 @@ def evaluate_runner(runner: Runner, dataset: SegFolder | Sequence[Sample] | str 
     samples = list(dataset.samples if isinstance(dataset, SegFolder) else dataset)
     if not samples:
         raise EdgesegError("no images to evaluate; check --data and --split")
-    if isinstance(labels, LabelMap):
-        lm = labels
-    elif labels is None and label_map_of(pp) is not None:
-        lm = label_map_of(pp)
-    else:
-        values = (folder or _Values(samples)).mask_values(samples)
-        lm = parse_foreground(labels if isinstance(labels, str) else None, values)
-    assert lm is not None
+    lm = label_map_for(samples, pp, labels, folder)
     runner.activate()
     if native:
         m = _score_native(runner, samples, pp, lm)
     else:
-        pairs = [load_pair(s, pp, lm) for s in samples]
-        images = np.stack([p[0] for p in pairs])
-        masks = np.stack([p[1] for p in pairs])
+        images, masks = load_arrays(samples, pp, lm)
         m = score_arrays(runner, images, masks, [s.stem for s in samples], batch=batch)
     if m.num_classes != lm.num_classes and not (m.num_classes == 1 and lm.binary):
         raise EdgesegError(f"{runner.name}: the network predicts {m.num_classes} class(es) but the masks map to "
@@ -114,6 +103,26 @@ def evaluate_runner(runner: Runner, dataset: SegFolder | Sequence[Sample] | str 
     out["resolution"] = "native" if native else f"{pp.height}x{pp.width}"
     out["per_image"] = m.rows
     return out
+
+
+def label_map_for(samples: Sequence[Sample], pp: Preprocess, labels: LabelMap | str | None = None,
+                  folder: SegFolder | None = None) -> LabelMap:
+    """The mask mapping `evaluate_runner` scores with: `labels`, else the recorded one, else from the masks."""
+    if isinstance(labels, LabelMap):
+        return labels
+    recorded = label_map_of(pp)
+    if labels is None and recorded is not None:
+        return recorded
+    values = (folder or _Values(samples)).mask_values(samples)
+    return parse_foreground(labels if isinstance(labels, str) else None, values)
+
+
+def load_arrays(samples: Sequence[Sample], pp: Preprocess, lm: LabelMap) -> tuple[np.ndarray, np.ndarray]:
+    """N x C x H x W images and N x H x W class-index masks at the model size (as training validation)."""
+    from edgeseg.data.torchdata import load_pair
+
+    pairs = [load_pair(s, pp, lm) for s in samples]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
 def upsampled_labels(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
