@@ -9,6 +9,7 @@ same inputs reuse the artifact and a changed input rebuild it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -123,6 +124,21 @@ def library_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             continue
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def code_identity() -> str:
+    """sha256 (16 hex) over edgeseg's own source: every edgeseg/**/*.py, path and bytes, sorted; once per process.
+
+    Part of every export/quantize/engine cache key: an editable install is always version 0.1.0, so without
+    it a changed model or exporter would reuse a stale ONNX (and every FP16/INT8/engine key downstream).
+    Hashing the whole package is coarser than the files an artifact needs, and never stale.
+    """
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:

@@ -19,6 +19,7 @@ from edgeseg import trt_compat as tc
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    code_identity,
     default_cache_dir,
     library_versions,
     read_sidecar,
@@ -216,7 +217,7 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
     onnx_sha = sha256_file(onnx_path)
     key = cache_key({"step": "build-engine", "onnx": onnx_sha, "flavour": flavour, "version": version,
                      "precision": precision, "profile": profile, "targets": targets,
-                     "built_on": built_on and built_on["cc"], "workspace_mb": workspace_mb})
+                     "built_on": built_on and built_on["cc"], "workspace_mb": workspace_mb, "code": code_identity()})
     if out is None:
         out = default_cache_dir() / "engines" / f"{onnx_path.stem}-{flavour}-{key}.engine"
     out = Path(out)

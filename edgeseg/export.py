@@ -19,6 +19,7 @@ from torch import nn
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    code_identity,
     default_cache_dir,
     library_versions,
     reuse_if_fresh,
@@ -178,7 +179,7 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         desc["preprocess_note"] = "default (bare model name: no checkpoint preprocessing)"
     src_id = desc.get("sha256") or {"name": name, "config": cfg, "seed": RANDOM_INIT_SEED}
     key = cache_key({"step": "export", "source": src_id, "size": size, "batch": batch, "opset": opset,
-                     "check": check, "versions": library_versions()})
+                     "check": check, "versions": library_versions(), "code": code_identity()})
     if out is None:
         out = default_cache_dir() / "onnx" / f"{name}-{size[0]}x{size[1]}-b{batch}-op{opset}-{key}.onnx"
     out = Path(out)

@@ -32,6 +32,7 @@ import numpy as np
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    code_identity,
     default_cache_dir,
     library_versions,
     read_sidecar,
@@ -85,6 +86,16 @@ def _out_path(kind: str, src: Path, key: str, out: str | Path | None, tag: str =
 
 # ----------------------------------------------------------------------------------------------- FP16
 
+def _converter_version() -> str | None:
+    """onnxconverter-common's version: its float16 pass makes the FP16 graph, so it is part of the key."""
+    import importlib.metadata as md
+
+    try:
+        return md.version("onnxconverter-common")
+    except md.PackageNotFoundError:
+        return None
+
+
 def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
     """FP16 weights/activations, float32 `input`/`logits` kept; returns the path."""
     import onnx
@@ -92,7 +103,8 @@ def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
     src = Path(onnx_path)
     model = load_onnx_checked(src)
     key = cache_key({"step": "fp16", "source_sha256": sha256_file(src), "keep_fp32": FP16_KEEP_FP32,
-                     "versions": library_versions()})
+                     "versions": library_versions(), "onnxconverter_common": _converter_version(),
+                     "code": code_identity()})
     out = _out_path("fp16", src, key, out)
     if reuse_if_fresh(out, key) is not None:
         return out
@@ -113,7 +125,8 @@ def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
         load_onnx_checked(tmp)
     write_sidecar(out, {"kind": "onnx-fp16", "cache_key": key, "precision": "fp16",
                         "source": {"path": str(src), "sha256": sha256_file(src)},
-                        "kept_fp32_ops": block, "io_dtype": "float32", "versions": library_versions(),
+                        "kept_fp32_ops": block, "io_dtype": "float32",
+                        "versions": {**library_versions(), "onnxconverter-common": _converter_version()},
                         **_carry(src)})
     return out
 
@@ -286,7 +299,8 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
         es = dice_budget.eval_set(data, src, manifest, eval_n)
     key_in = {"step": "int8", "source_sha256": sha256_file(src), "calib_sha256": manifest["manifest_sha256"],
               "method": method, "options": options, "ops": QUANT_OPS, "max_dice_drop": max_dice_drop,
-              "eval": es.sha256 if es else None, "versions": library_versions()}
+              "eval": es.sha256 if es else None, "versions": library_versions(),
+              "code": code_identity()}
     if qdq != "conv-inputs":  # the default's key (and cached files) stay what they were before layouts existed
         key_in["qdq"] = qdq
     if keep_over_budget:
