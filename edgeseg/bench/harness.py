@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.bench.stats import latency_stats, throughput_ips
-from edgeseg.errors import EdgesegError
+from edgeseg.errors import EdgesegError, MissingDependencyError
 
 DEFAULT_WARMUP = 10
 DEFAULT_ITERS = 50
@@ -437,12 +437,32 @@ def _accuracy(runner: Any, cfg: dict[str, Any], shape: list[int]) -> dict[str, A
 # ------------------------------------------------------------------------------ the same, in a subprocess
 
 
+class WorkerFailed(EdgesegError):
+    """A benchmark worker crashed, hung past its timeout, or stopped on an error: a FAILED row, not a skip."""
+
+
+# A worker imports torch/ORT/TensorRT, loads the model, JIT-compiles kernels and may score --data first; then
+# each warm-up/timed iteration gets a generous ceiling (the slowest CPU row measured takes ~1 s per image).
+WORKER_START_S = 300.0
+WORKER_PER_IMAGE_S = 10.0
+
+
+def worker_timeout(cfg: dict[str, Any]) -> float:
+    """Seconds a worker may run: start-up plus a ceiling per iteration (x batch), or --seconds with margin."""
+    cfg = make_config(**cfg)
+    iters = cfg["iters"] if cfg["iters"] is not None else (DEFAULT_ITERS if cfg["seconds"] is None else 0)
+    loop = WORKER_PER_IMAGE_S * (int(cfg["warmup"]) + int(iters)) * int(cfg["batch"] or 1)
+    return WORKER_START_S + loop + 2.0 * float(cfg["seconds"] or 0)
+
+
 def run_config_isolated(cfg: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
     """Run `run_config(cfg)` in a fresh Python process (own RSS, own thread pools); same result dict.
 
-    An EdgesegError in the worker comes back as an EdgesegError with the same one-line message.
+    `timeout` defaults to `worker_timeout(cfg)`. A MissingDependencyError in the worker (backend absent) comes
+    back as itself; any other error, a crash or a timeout as `WorkerFailed` with the reason in one line.
     """
     cfg = make_config(**cfg)
+    timeout = worker_timeout(cfg) if timeout is None else timeout
     env = dict(os.environ, EDGESEG_BENCH_WORKER="1")
     if cfg["threads"]:  # OpenMP/MKL pools sized before torch/ORT start
         env.update(OMP_NUM_THREADS=str(cfg["threads"]), MKL_NUM_THREADS=str(cfg["threads"]))
@@ -450,12 +470,14 @@ def run_config_isolated(cfg: dict[str, Any], timeout: float | None = None) -> di
         proc = subprocess.run([sys.executable, "-m", "edgeseg.bench.worker"], input=json.dumps(cfg),
                               capture_output=True, text=True, env=env, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise EdgesegError(f"{cfg['artifact']}: benchmark worker ran past {timeout} s; use fewer --iters") from None
+        raise WorkerFailed(f"{cfg['artifact']}: benchmark worker ran past its {timeout:.0f} s timeout (killed); "
+                           f"use fewer --iters, or check the backend") from None
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
             msg = json.loads(line[len(RESULT_MARK):])
             if "error" in msg:
-                raise EdgesegError(msg["error"])
+                cls = MissingDependencyError if msg.get("missing_dependency") else WorkerFailed
+                raise cls(msg["error"])
             return msg["result"]
-    tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-    raise EdgesegError(f"{cfg['artifact']}: benchmark worker failed (exit {proc.returncode}): {tail}")
+    tail = " | ".join(proc.stderr.strip().splitlines()[-3:]) or "no output"
+    raise WorkerFailed(f"{cfg['artifact']}: benchmark worker crashed (exit {proc.returncode}): {tail}")

@@ -140,11 +140,11 @@ def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from edgeseg.artifacts import write_json_atomic
-    from edgeseg.bench.harness import precheck, run_config, run_config_isolated
+    from edgeseg.bench.harness import WorkerFailed, precheck, run_config, run_config_isolated
     from edgeseg.bench.matrix import new_doc, run_matrix
-    from edgeseg.bench.ratios import compute_ratios, format_ratios
+    from edgeseg.bench.ratios import compute_ratios
     from edgeseg.bench.schema import check
-    from edgeseg.bench.table import format_table
+    from edgeseg.bench.table import format_report
 
     if bool(args.model) != bool(args.all):
         raise EdgesegError("--all goes with --model NAME (the matrix); for one artifact use --engine/--onnx/--torch")
@@ -175,19 +175,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for cfg in cfgs:
             print(f"edgeseg bench: {cfg['model']} {cfg['backend']} {cfg['precision']} threads={cfg['threads']} "
                   f"batch={cfg['batch']}", file=sys.stderr, flush=True)
-            doc["results"].append(run(cfg))
+            try:
+                doc["results"].append(run(cfg))
+            except WorkerFailed as e:  # a crashed / timed-out / failing worker: a FAILED row, the rest still runs
+                doc["failed"].append({"model": cfg["model"], "backend": cfg["backend"],
+                                      "precision": cfg["precision"], "reason": str(e)})
     doc["ratios"] = compute_ratios(doc)
     check(doc)
-    print(format_table(doc["results"]))
-    for s in doc.get("skipped", []):
-        print(f"skipped: {s['model']} {s['backend']} {s['precision']}: {s['reason']}")
-    if args.ratios:
-        print()
-        print(format_ratios(doc["ratios"]) if doc["ratios"] else "ratios: no matching pairs in these results")
+    print(format_report(doc, ratios=args.ratios))
     if args.json:
         write_json_atomic(args.json, doc)
         print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+    return 1 if doc["failed"] else 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
