@@ -29,10 +29,9 @@ from edgeseg.artifacts import (
     write_sidecar,
 )
 from edgeseg.errors import EdgesegError
+from edgeseg.graph import PRECISIONS, onnx_input, onnx_precision
+from edgeseg.names import INPUT_NAME
 from edgeseg.runtime.cuda import gpu_info
-
-PRECISIONS = ("fp32", "fp16", "int8")
-INPUT_NAME = "input"
 
 
 @dataclass(frozen=True)
@@ -51,36 +50,6 @@ def parse_shapes(text: str) -> tuple[int, int, int]:
     if not 1 <= lo <= opt <= hi:
         raise EdgesegError(f"--shapes {text}: need 1 <= MIN <= OPT <= MAX")
     return lo, opt, hi
-
-
-def onnx_precision(path: str | Path) -> str:
-    """What a strongly typed build of this graph computes in: int8 (Q/DQ nodes), fp16 (FP16 tensors), fp32."""
-    import onnx
-
-    g = onnx.load(str(path), load_external_data=False).graph
-    ops = {n.op_type for n in g.node}
-    if ops & {"QuantizeLinear", "DequantizeLinear"}:
-        return "int8"
-    fp16 = onnx.TensorProto.FLOAT16
-    if any(t.data_type == fp16 for t in g.initializer) or any(
-            n.op_type == "Cast" and any(a.name == "to" and a.i == fp16 for a in n.attribute) for n in g.node):
-        return "fp16"
-    return "fp32"
-
-
-def _onnx_input(path: Path) -> tuple[str, list[int | None]]:
-    import onnx
-
-    try:
-        g = onnx.load(str(path), load_external_data=False).graph
-    except Exception as e:  # noqa: BLE001 - protobuf DecodeError etc.
-        raise EdgesegError(f"{path}: not a valid ONNX file ({type(e).__name__}); re-export it with edgeseg export"
-                           ) from None
-    if len(g.input) != 1:
-        raise EdgesegError(f"{path}: expected one input tensor, found {len(g.input)}; export with edgeseg export")
-    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-            for d in g.input[0].type.tensor_type.shape.dim]
-    return g.input[0].name, dims
 
 
 def _upstream_onnx(source: str | Path, precision: str | None, calib: str | None, size: tuple[int, int] | None,
@@ -103,14 +72,12 @@ def _upstream_onnx(source: str | Path, precision: str | None, calib: str | None,
             raise EdgesegError(f"{onnx_path}: graph is already {found} (strongly typed builds take the graph's "
                                f"precision); drop --fp32 or pass the FP32 ONNX")
         return onnx_path, found, steps
-    if onnx_precision(onnx_path) != "fp32":
-        raise EdgesegError(f"{onnx_path}: graph is already {onnx_precision(onnx_path)}; pass it without "
+    found = onnx_precision(onnx_path)
+    if found != "fp32":
+        raise EdgesegError(f"{onnx_path}: graph is already {found}; pass it without "
                            f"--fp16/--int8 (the build takes the graph's precision)")
-    try:
-        from edgeseg import quantize
-    except ImportError:
-        raise EdgesegError("edgeseg.quantize is not available in this checkout; run edgeseg quantize "
-                           "yourself and pass the quantized .onnx") from None
+    from edgeseg import quantize
+
     if precision == "fp16":
         out = quantize.quantize_fp16(onnx_path)
     else:
@@ -204,7 +171,7 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
 
     onnx_path, precision, steps = _upstream_onnx(source, precision, calib, size,
                                                  "dynamic" if shapes else batch, opset)
-    in_name, dims = _onnx_input(onnx_path)
+    in_name, dims = onnx_input(onnx_path)
     if in_name != INPUT_NAME:
         raise EdgesegError(f"{onnx_path}: input is named {in_name!r}, edgeseg expects {INPUT_NAME!r}; "
                            f"export with edgeseg export")

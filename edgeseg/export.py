@@ -27,9 +27,8 @@ from edgeseg.artifacts import (
     write_sidecar,
 )
 from edgeseg.errors import EdgesegError
+from edgeseg.names import INPUT_NAME, OUTPUT_NAME
 
-INPUT_NAME = "input"
-OUTPUT_NAME = "logits"
 DEFAULT_OPSET = 17
 # Max |ORT - torch| allowed, relative to the range of the PyTorch logits (issue 4).
 CHECK_RTOL = 1e-4
@@ -221,12 +220,6 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         "check": {**result, "inputs": x_src}, "versions": library_versions(),
     })
     return out
-
-
-def onnx_input_shape(path: str | Path) -> list[int | str]:
-    """The `input` tensor's shape of an ONNX file (dim_param strings for dynamic axes)."""
-    g = load_onnx_checked(path).graph
-    return [d.dim_value or d.dim_param for d in g.input[0].type.tensor_type.shape.dim]
 
 
 def load_onnx_checked(path: str | Path):

@@ -42,6 +42,7 @@ from edgeseg.artifacts import (
 )
 from edgeseg.errors import EdgesegError
 from edgeseg.export import load_onnx_checked
+from edgeseg.graph import graph_input, graph_precision
 from edgeseg.names import INPUT_NAME
 
 QUANT_OPS = ["Conv", "ConvTranspose", "Gemm"]
@@ -138,11 +139,6 @@ def _carry(src: Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------- INT8
-
-def _input_shape(model) -> list[int | None]:
-    inp = [i for i in model.graph.input if i.name == INPUT_NAME] or list(model.graph.input)
-    return [d.dim_value if d.dim_value > 0 else None for d in inp[0].type.tensor_type.shape.dim]
-
 
 def _check_calib_fits(manifest: dict[str, Any], shape: list[int | None], src: Path) -> None:
     pre = manifest["preprocess"]
@@ -286,7 +282,7 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     src = Path(onnx_path)
     model = load_onnx_checked(src)
     manifest = calib if isinstance(calib, dict) else load_calib(calib, verify=True)
-    shape = _input_shape(model)
+    shape = graph_input(model.graph, src)[1]
     _check_calib_fits(manifest, shape, src)
     batch = shape[0] or 1
     if len(manifest["images"]) < batch:
@@ -329,7 +325,9 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
                                        f"nothing written: raise the budget, use --fp16, or pass "
                                        f"--keep-over-budget to keep this graph")
                 budget["kept_over_budget"] = True
-        load_onnx_checked(tmp)
+        if graph_precision(load_onnx_checked(tmp).graph) != "int8":  # every op in float: not an INT8 graph
+            raise EdgesegError(f"{src}: no {'/'.join(QUANT_OPS)} was quantized (none in the graph, or all left in "
+                               f"float); nothing written: use the FP32 or --fp16 graph")
     write_sidecar(out, {
         "kind": "onnx-int8-qdq", "cache_key": key, "precision": "int8",
         "source": {"path": str(src), "sha256": sha256_file(src)},

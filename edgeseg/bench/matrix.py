@@ -217,7 +217,7 @@ def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tu
     manifest: Any = None
     for prec in [p for p in INT8_LAYOUTS if p in precisions]:
         try:
-            from edgeseg.bench.harness import onnx_input_dims
+            from edgeseg.bench.config import onnx_input_dims
             from edgeseg.quantize import quantize_int8
 
             notes: list[str] = []

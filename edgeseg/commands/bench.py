@@ -83,29 +83,8 @@ def _command_line(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
-def onnx_precision(path: Path) -> str:
-    """fp32 / fp16 / int8 of an ONNX file: its sidecar's "precision", else Q/DQ nodes or FP16 weights."""
-    from edgeseg.artifacts import read_sidecar
-
-    side = read_sidecar(path) or {}
-    if side.get("precision") in ("fp32", "fp16", "int8"):
-        return "int8-io" if side.get("qdq_layout") == "conv-io" else side["precision"]
-    import onnx
-
-    try:
-        g = onnx.load(str(path), load_external_data=False).graph
-    except Exception as e:  # noqa: BLE001 - protobuf DecodeError on a truncated/foreign file
-        raise EdgesegError(f"{path}: not a readable ONNX file ({type(e).__name__}); re-export it with "
-                           f"edgeseg export") from None
-    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in g.node):
-        return "int8"
-    if any(t.data_type == onnx.TensorProto.FLOAT16 for t in g.initializer):
-        return "fp16"
-    return "fp32"
-
-
 def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from edgeseg.bench.harness import make_config
+    from edgeseg.bench.config import bench_precision, make_config
 
     common = dict(warmup=args.warmup, iters=args.iters, seconds=args.seconds, power=args.power, data=args.data,
                   split=args.split, size=list(args.size) if args.size else None)
@@ -124,7 +103,7 @@ def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
         p = Path(onnx)
         if not p.is_file():
             raise EdgesegError(f"{p}: no such ONNX file; create it with edgeseg export")
-        prec = onnx_precision(p)
+        prec = bench_precision(p)
         for b in args.batch:
             for t in threads:
                 cfgs.append(make_config(model=p.stem, backend="onnxruntime", artifact=str(p), precision=prec,
