@@ -39,21 +39,18 @@ def gpu_names() -> list[str]:
 
 def engine_targets(path: Path) -> str:
     """Which GPUs can run an engine, from its build sidecar (what it was built for)."""
-    from edgeseg.artifacts import read_sidecar
+    from edgeseg.sidecars import read_engine_sidecar
 
-    meta = read_sidecar(path) or {}
-    flavour = str(meta.get("flavour") or meta.get("backend") or "")
-    ccs = meta.get("target_compute_capabilities")
-    ccs = ", ".join(map(str, ccs)) if isinstance(ccs, list) and ccs else None
-    built = meta.get("built_on_gpu")
-    built_on = f"{built.get('name', '?')}, compute capability {built.get('cc', '?')}" if isinstance(built, dict) \
-        else built
-    if "rtx" in flavour.lower():
+    side = read_engine_sidecar(path)
+    if side is None:
+        return (f"an engine without a build sidecar: TensorRT-RTX engines run on NVIDIA GPUs of {TRT_RTX_GPUS}, "
+                f"TensorRT engines on the GPU model they were built on")
+    if side.flavour == "tensorrt-rtx":
+        ccs = ", ".join(side.targets)
         return f"a TensorRT-RTX engine for GPUs of {'compute capability ' + ccs if ccs else TRT_RTX_GPUS}"
-    if flavour:
-        return f"a TensorRT engine for the GPU it was built on ({built_on or 'same model and TensorRT version'})"
-    return (f"an engine without a build sidecar: TensorRT-RTX engines run on NVIDIA GPUs of {TRT_RTX_GPUS}, "
-            f"TensorRT engines on the GPU model they were built on")
+    built = side.built_on_gpu
+    built_on = f"{built.get('name', '?')}, compute capability {built.get('cc', '?')}" if built else None
+    return f"a TensorRT engine for the GPU it was built on ({built_on or 'same model and TensorRT version'})"
 
 
 def precheck(cfg: dict[str, Any]) -> None:

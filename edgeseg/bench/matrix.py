@@ -244,10 +244,12 @@ def _engine(source: str, prec: str, size: tuple[int, int] | None, b: int, arts: 
         onnx = arts.get(prec, arts.get("fp32", (None, [])))[0]
         res = build_engine_info(str(onnx) if onnx is not None and prec in arts else source,
                                 precision=None if prec in arts else prec, size=size, batch=b)
-        path = Path(getattr(res, "path", res))
-        meta = getattr(res, "meta", None) or {}
-        flavour = str(meta.get("flavour") or meta.get("backend") or "")
-        return path, ("tensorrt-rtx" if "rtx" in flavour else "tensorrt")
+        from edgeseg.sidecars import EngineSidecar
+
+        side = EngineSidecar.from_meta(res.meta)
+        if side is None:
+            raise EdgesegError(f"{res.path}: its sidecar is not an edgeseg engine sidecar; rebuild it")
+        return res.path, side.flavour
     except MissingDependencyError as e:  # no TensorRT here: the backend is absent
         skip(label, "tensorrt", prec, str(e))
         return None

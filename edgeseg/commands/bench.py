@@ -91,11 +91,11 @@ def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
     threads = args.threads or [None]
     cfgs = []
     for engine in args.engine or []:
-        from edgeseg.artifacts import read_sidecar
+        from edgeseg.sidecars import read_engine_sidecar
 
-        side = read_sidecar(engine) or {}
-        backend = "tensorrt-rtx" if side.get("flavour") == "tensorrt-rtx" else "tensorrt"
-        prec = side.get("precision") if side.get("precision") in ("fp32", "fp16", "int8") else "fp16"
+        side = read_engine_sidecar(engine)  # None: no sidecar; the runner then refuses it (or runs unchecked)
+        backend = side.flavour if side else "tensorrt"
+        prec = (side.precision if side else None) or "fp16"
         for b in args.batch:
             cfgs.append(make_config(model=Path(engine).stem, backend=backend, artifact=engine,
                                     precision=prec, device="cuda", batch=b, **common))
