@@ -10,7 +10,8 @@ from PIL import Image
 from edgeseg.artifacts import atomic_path
 from edgeseg.data.dataset import LabelMap, check_channels, label_map_of, read_image
 from edgeseg.errors import EdgesegError
-from edgeseg.evaluate import open_artifact, run_logits, upsampled_labels
+from edgeseg.evaluate import run_logits, upsampled_labels
+from edgeseg.runtime.artifact import open_artifact
 
 OVERLAY_RGB = np.array([255, 40, 40], np.float32)
 OVERLAY_ALPHA = 0.45
