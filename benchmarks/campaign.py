@@ -175,7 +175,8 @@ def train_command(ds: str, variant: str, fold: int, seed: int, out: Path) -> str
            f"benchmarks/results/campaign/splits/{ds}-f{fold}.json", "--quiet"]
     for k, v in opts.items():
         cmd += ["--opt", f"{k}={json.dumps(v) if not isinstance(v, str) else v}"]
-    return shlex.join(cmd)
+    # torch's thread count changes float summation order, so the exact reproduction names it
+    return f"OMP_NUM_THREADS={_threads()} " + shlex.join(cmd)
 
 
 def _rows(res: dict[str, Any], isbi: bool) -> list[dict[str, Any]]:
