@@ -9,6 +9,7 @@ same inputs reuse the artifact and a changed input rebuild it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -38,9 +39,20 @@ def cache_key(payload: dict[str, Any]) -> str:
     return sha256_bytes(blob)[:16]
 
 
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back; there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds."""
+    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds.
+
+    The file gets the mode a plain `open(final, "w")` would give (0o666 minus the umask, usually 0644), not
+    mkstemp's private 0600: an engine or ONNX file is read by other users and by containers with another uid.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
@@ -48,6 +60,7 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, (0o777 if tmp_path.is_dir() else 0o666) & ~current_umask())
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():
@@ -111,6 +124,21 @@ def library_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             continue
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def code_identity() -> str:
+    """sha256 (16 hex) over edgeseg's own source: every edgeseg/**/*.py, path and bytes, sorted; once per process.
+
+    Part of every export/quantize/engine cache key: an editable install is always version 0.1.0, so without
+    it a changed model or exporter would reuse a stale ONNX (and every FP16/INT8/engine key downstream).
+    Hashing the whole package is coarser than the files an artifact needs, and never stale.
+    """
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:

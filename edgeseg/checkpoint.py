@@ -44,10 +44,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the network from its recorded config and load its weights; returns (model.eval(), payload)."""
-    from edgeseg.models import create_model
+    from edgeseg.models import rebuild_model
 
     payload = read_checkpoint(path)
-    cfg = payload["model"]
-    model = create_model(cfg["name"], cfg["in_channels"], cfg["num_classes"], **cfg.get("options", {}))
+    model = rebuild_model(payload["model"])
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload

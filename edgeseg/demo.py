@@ -24,8 +24,8 @@ def run_demo(out: str | Path = "demo", model: str = "tinyunet", baselines: tuple
              seed: int = 0) -> dict[str, Any]:
     """Run the whole pipeline; returns {"train": metrics, "engines": [...], "bench": results doc}."""
     from edgeseg.bench.matrix import run_matrix
-    from edgeseg.bench.ratios import compute_ratios, format_ratios
-    from edgeseg.bench.table import format_table
+    from edgeseg.bench.ratios import compute_ratios
+    from edgeseg.bench.table import format_report
     from edgeseg.calib import make_calib
     from edgeseg.claims import claims_summary, short_table
     from edgeseg.data.synth import make_synthetic
@@ -63,14 +63,11 @@ def run_demo(out: str | Path = "demo", model: str = "tinyunet", baselines: tuple
     base = run_matrix([{"name": b, "model": b, "options": {"in_channels": channels}} for b in baselines], **common)
     doc["results"] += base["results"]
     doc["skipped"] += base["skipped"]
+    doc["failed"] += base["failed"]
     write_json_atomic(results / "bench-demo.json", doc)
     write_json_atomic(results / "models.json", model_table())
-    print(format_table(doc["results"]))
-    ratios = compute_ratios(doc)
-    if ratios:
-        print("\n" + format_ratios(ratios))
-    for s in doc.get("skipped", []):
-        print(f"skipped: {s['model']} {s['backend']} {s['precision']}: {s['reason']}")
+    doc["ratios"] = compute_ratios(doc)
+    print(format_report(doc, ratios=bool(doc["ratios"])))
 
     _say("6/6 claims check on what this run measured (full report: edgeseg claims)")
     print(short_table(claims_summary(results), only_tested=True))

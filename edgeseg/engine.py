@@ -5,7 +5,7 @@
 
 Networks are STRONGLY TYPED: the precision is the ONNX graph's (FP16 tensors from `quantize_fp16`, INT8 Q/DQ
 from `quantize_int8`), never a builder flag (TensorRT 11 removed those). `check_engine_file` refuses a
-truncated or foreign engine file *before* TensorRT deserializes it (a bad plan can abort the process).
+truncated or foreign engine file *before* TensorRT deserializes it (edgeseg.runtime.engine_file).
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ from edgeseg import trt_compat as tc
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    code_identity,
     default_cache_dir,
     library_versions,
     read_sidecar,
     reuse_if_fresh,
     sha256_file,
-    sidecar_path,
     write_bytes_atomic,
     write_sidecar,
 )
 from edgeseg.errors import EdgesegError
-
-PRECISIONS = ("fp32", "fp16", "int8")
-INPUT_NAME = "input"
+from edgeseg.graph import PRECISIONS, onnx_input, onnx_precision
+from edgeseg.names import INPUT_NAME
+from edgeseg.runtime.cuda import gpu_info
 
 
 @dataclass(frozen=True)
@@ -50,36 +50,6 @@ def parse_shapes(text: str) -> tuple[int, int, int]:
     if not 1 <= lo <= opt <= hi:
         raise EdgesegError(f"--shapes {text}: need 1 <= MIN <= OPT <= MAX")
     return lo, opt, hi
-
-
-def onnx_precision(path: str | Path) -> str:
-    """What a strongly typed build of this graph computes in: int8 (Q/DQ nodes), fp16 (FP16 tensors), fp32."""
-    import onnx
-
-    g = onnx.load(str(path), load_external_data=False).graph
-    ops = {n.op_type for n in g.node}
-    if ops & {"QuantizeLinear", "DequantizeLinear"}:
-        return "int8"
-    fp16 = onnx.TensorProto.FLOAT16
-    if any(t.data_type == fp16 for t in g.initializer) or any(
-            n.op_type == "Cast" and any(a.name == "to" and a.i == fp16 for a in n.attribute) for n in g.node):
-        return "fp16"
-    return "fp32"
-
-
-def _onnx_input(path: Path) -> tuple[str, list[int | None]]:
-    import onnx
-
-    try:
-        g = onnx.load(str(path), load_external_data=False).graph
-    except Exception as e:  # noqa: BLE001 - protobuf DecodeError etc.
-        raise EdgesegError(f"{path}: not a valid ONNX file ({type(e).__name__}); re-export it with edgeseg export"
-                           ) from None
-    if len(g.input) != 1:
-        raise EdgesegError(f"{path}: expected one input tensor, found {len(g.input)}; export with edgeseg export")
-    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-            for d in g.input[0].type.tensor_type.shape.dim]
-    return g.input[0].name, dims
 
 
 def _upstream_onnx(source: str | Path, precision: str | None, calib: str | None, size: tuple[int, int] | None,
@@ -102,14 +72,12 @@ def _upstream_onnx(source: str | Path, precision: str | None, calib: str | None,
             raise EdgesegError(f"{onnx_path}: graph is already {found} (strongly typed builds take the graph's "
                                f"precision); drop --fp32 or pass the FP32 ONNX")
         return onnx_path, found, steps
-    if onnx_precision(onnx_path) != "fp32":
-        raise EdgesegError(f"{onnx_path}: graph is already {onnx_precision(onnx_path)}; pass it without "
+    found = onnx_precision(onnx_path)
+    if found != "fp32":
+        raise EdgesegError(f"{onnx_path}: graph is already {found}; pass it without "
                            f"--fp16/--int8 (the build takes the graph's precision)")
-    try:
-        from edgeseg import quantize
-    except ImportError:
-        raise EdgesegError("edgeseg.quantize is not available in this checkout; run edgeseg quantize "
-                           "yourself and pass the quantized .onnx") from None
+    from edgeseg import quantize
+
     if precision == "fp16":
         out = quantize.quantize_fp16(onnx_path)
     else:
@@ -203,12 +171,12 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
 
     onnx_path, precision, steps = _upstream_onnx(source, precision, calib, size,
                                                  "dynamic" if shapes else batch, opset)
-    in_name, dims = _onnx_input(onnx_path)
+    in_name, dims = onnx_input(onnx_path)
     if in_name != INPUT_NAME:
         raise EdgesegError(f"{onnx_path}: input is named {in_name!r}, edgeseg expects {INPUT_NAME!r}; "
                            f"export with edgeseg export")
     profile = _profile(dims, onnx_path, size, batch, shapes)
-    built_on = tc.gpu_info() if flavour == "tensorrt" else None
+    built_on = gpu_info() if flavour == "tensorrt" else None
     if flavour == "tensorrt" and built_on is None:
         raise EdgesegError(f"{onnx_path}: TensorRT builds need the NVIDIA GPU the engine will run on and none "
                            f"is visible (queried via cuda-python, pycuda, torch.cuda); build on the target with one "
@@ -216,7 +184,7 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
     onnx_sha = sha256_file(onnx_path)
     key = cache_key({"step": "build-engine", "onnx": onnx_sha, "flavour": flavour, "version": version,
                      "precision": precision, "profile": profile, "targets": targets,
-                     "built_on": built_on and built_on["cc"], "workspace_mb": workspace_mb})
+                     "built_on": built_on and built_on["cc"], "workspace_mb": workspace_mb, "code": code_identity()})
     if out is None:
         out = default_cache_dir() / "engines" / f"{onnx_path.stem}-{flavour}-{key}.engine"
     out = Path(out)
@@ -287,59 +255,3 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
 def build_engine(source: str | Path, **options: Any) -> Path:
     """`build_engine_info(...).path` (the path of the built or reused engine)."""
     return build_engine_info(source, **options).path
-
-
-def check_engine_file(path: str | Path, sidecar_check: bool = True, flavour: str | None = None) -> dict[str, Any]:
-    """Refuse a missing, truncated, modified or foreign engine file before any TensorRT call; return its sidecar.
-
-    Without a sidecar (and `sidecar_check=False`) only the TensorRT-RTX header is checked (when the file or
-    `flavour` says TensorRT-RTX); the returned dict then has just {"flavour": guess or None, "unchecked": True}.
-    """
-    path = Path(path)
-    rebuild = "rebuild it with edgeseg build-engine"
-    if not path.is_file():
-        raise EdgesegError(f"{path}: no such engine file; {rebuild}")
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(64)
-    if size == 0:
-        raise EdgesegError(f"{path}: engine file is empty; {rebuild}")
-    meta = read_sidecar(path)
-    if meta is None:
-        if sidecar_check:
-            raise EdgesegError(f"{path}: no sidecar {sidecar_path(path).name} (flavour, version, targets, sha256 "
-                               f"unknown); {rebuild}, or pass --no-sidecar-check to load it unchecked")
-        if head.startswith(tc.RTX_MAGIC):
-            flavour = "tensorrt-rtx"
-        if flavour == "tensorrt-rtx":
-            _check_rtx_header(path, head, size)
-        return {"flavour": flavour, "unchecked": True}
-    if meta.get("kind") != "engine" or meta.get("flavour") not in tc.FLAVOURS:
-        raise EdgesegError(f"{sidecar_path(path)}: not an edgeseg engine sidecar; {rebuild}")
-    flavour, version = meta["flavour"], meta.get("trt_version")
-    want = meta.get("size_bytes")
-    if isinstance(want, int) and size < want:
-        raise EdgesegError(f"{path}: truncated engine file ({size} of {want} bytes); {rebuild}")
-    magic = bytes.fromhex(meta.get("header_magic", ""))
-    if magic and not head.startswith(magic):
-        raise EdgesegError(f"{path}: foreign engine header (starts with {head[:8]!r}, a {flavour} {version} engine "
-                           f"starts with {magic!r}); not the engine its sidecar describes; {rebuild}")
-    if flavour == "tensorrt-rtx":
-        _check_rtx_header(path, head, size)
-    if isinstance(want, int) and size != want:
-        raise EdgesegError(f"{path}: engine file is {size} bytes, its sidecar says {want}; {rebuild}")
-    if meta.get("sha256") != sha256_file(path):
-        raise EdgesegError(f"{path}: engine file changed since it was built (sha256 differs from its sidecar); "
-                           f"{rebuild}")
-    return meta
-
-
-def _check_rtx_header(path: Path, head: bytes, size: int) -> None:
-    hdr = tc.read_rtx_header(head)
-    if hdr is None or hdr[0] != tc.RTX_MAGIC:
-        raise EdgesegError(f"{path}: foreign engine header (starts with {head[:8]!r}, TensorRT-RTX engines start "
-                           f"with {tc.RTX_MAGIC!r}); rebuild it with edgeseg build-engine --backend tensorrt-rtx")
-    if hdr[1] != size:
-        what = "truncated" if size < hdr[1] else "corrupt"
-        raise EdgesegError(f"{path}: {what} TensorRT-RTX engine ({size} bytes on disk, its header says {hdr[1]}); "
-                           f"rebuild it with edgeseg build-engine")

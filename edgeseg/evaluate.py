@@ -14,17 +14,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgeseg.artifacts import atomic_path, read_sidecar
-from edgeseg.data.dataset import LabelMap, Sample, SegFolder, label_map_of, parse_foreground, read_split_file, select
+from edgeseg.artifacts import atomic_path
+from edgeseg.data.dataset import LabelMap, Sample, SegFolder, label_map_of, parse_foreground, select
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import NAMES, SegMetrics, labels_from_logits
+from edgeseg.runtime.artifact import Artifact, open_artifact  # noqa: F401 - re-exported
 from edgeseg.runtime.base import Runner
 from edgeseg.tiling import TileSpec
 
@@ -85,8 +85,6 @@ def evaluate_runner(runner: Runner, dataset: SegFolder | Sequence[Sample] | str 
     (`Preprocess.labels`, recorded at training), else it is inferred from the masks (0/255 -> 255 = foreground).
     Returns the summary (mean over images and pooled, see edgeseg.metrics) plus "per_image" rows.
     """
-    from edgeseg.data.torchdata import load_pair
-
     pp = _as_preprocess(preprocess)
     if isinstance(dataset, (str, Path)):
         dataset = SegFolder(dataset)
@@ -94,14 +92,7 @@ def evaluate_runner(runner: Runner, dataset: SegFolder | Sequence[Sample] | str 
     samples = list(dataset.samples if isinstance(dataset, SegFolder) else dataset)
     if not samples:
         raise EdgesegError("no images to evaluate; check --data and --split")
-    if isinstance(labels, LabelMap):
-        lm = labels
-    elif labels is None and label_map_of(pp) is not None:
-        lm = label_map_of(pp)
-    else:
-        values = (folder or _Values(samples)).mask_values(samples)
-        lm = parse_foreground(labels if isinstance(labels, str) else None, values)
-    assert lm is not None
+    lm = label_map_for(samples, pp, labels, folder)
     runner.activate()
     info: dict[str, Any] = {"inference": "input-size"}
     if native or mode is not None or pp.native_scale:
@@ -110,9 +101,7 @@ def evaluate_runner(runner: Runner, dataset: SegFolder | Sequence[Sample] | str 
         native = True
         m, info = score_native(runner, samples, pp, lm, mode=mode, spec=tiling, progress=progress)
     else:
-        pairs = [load_pair(s, pp, lm) for s in samples]
-        images = np.stack([p[0] for p in pairs])
-        masks = np.stack([p[1] for p in pairs])
+        images, masks = load_arrays(samples, pp, lm)
         m = score_arrays(runner, images, masks, [s.stem for s in samples], batch=batch)
     if m.num_classes != lm.num_classes and not (m.num_classes == 1 and lm.binary):
         raise EdgesegError(f"{runner.name}: the network predicts {m.num_classes} class(es) but the masks map to "
@@ -123,6 +112,26 @@ def evaluate_runner(runner: Runner, dataset: SegFolder | Sequence[Sample] | str 
     out.update(info)
     out["per_image"] = m.rows
     return out
+
+
+def label_map_for(samples: Sequence[Sample], pp: Preprocess, labels: LabelMap | str | None = None,
+                  folder: SegFolder | None = None) -> LabelMap:
+    """The mask mapping `evaluate_runner` scores with: `labels`, else the recorded one, else from the masks."""
+    if isinstance(labels, LabelMap):
+        return labels
+    recorded = label_map_of(pp)
+    if labels is None and recorded is not None:
+        return recorded
+    values = (folder or _Values(samples)).mask_values(samples)
+    return parse_foreground(labels if isinstance(labels, str) else None, values)
+
+
+def load_arrays(samples: Sequence[Sample], pp: Preprocess, lm: LabelMap) -> tuple[np.ndarray, np.ndarray]:
+    """N x C x H x W images and N x H x W class-index masks at the model size (as training validation)."""
+    from edgeseg.data.torchdata import load_pair
+
+    pairs = [load_pair(s, pp, lm) for s in samples]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
 def upsampled_labels(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -146,58 +155,6 @@ class _Values:
 
 
 # ------------------------------------------------------------------------------------------- artifacts
-
-@dataclass
-class Artifact:
-    path: Path
-    kind: str  # "checkpoint" | "onnx" | "engine"
-    runner: Runner
-    preprocess: Preprocess
-    split: dict[str, Any] | None
-    num_classes: int | None = None
-
-
-def open_artifact(path: str | Path, *, device: str = "cpu", split_file: str | Path | None = None,
-                  threads: int | None = None) -> Artifact:
-    """A runner + the preprocessing (+ split) recorded with a .pt checkpoint, .onnx or .engine file."""
-    path = Path(path)
-    if not path.exists():
-        raise EdgesegError(f"{path}: no such file; pass a checkpoint (.pt), an ONNX file (.onnx) or an engine")
-    suffix = path.suffix.lower()
-    split = None
-    if suffix in (".pt", ".pth"):
-        from edgeseg.checkpoint import load_checkpoint
-        from edgeseg.runtime.torch_runner import TorchRunner
-
-        model, payload = load_checkpoint(path)
-        if not payload.get("preprocess"):
-            raise EdgesegError(f"{path}: checkpoint records no preprocessing; train it with edgeseg train")
-        pp = Preprocess.from_dict(payload["preprocess"])
-        runner: Runner = TorchRunner(model, device=device, threads=threads)
-        split, kind, k = payload.get("split"), "checkpoint", payload["model"].get("num_classes")
-    elif suffix in (".onnx", ".engine", ".plan", ".trt"):
-        meta = read_sidecar(path) or {}
-        if suffix != ".onnx" and not meta.get("preprocess") and meta.get("onnx"):
-            meta = {**(read_sidecar(meta["onnx"]) or {}), **meta}  # engine sidecar pointing at its ONNX
-        if not meta.get("preprocess"):
-            raise EdgesegError(f"{path}: no preprocessing recorded (sidecar {path.name}.json with key 'preprocess' "
-                               f"missing); export it with edgeseg export")
-        pp = Preprocess.from_dict(meta["preprocess"])
-        split, k = meta.get("split"), None
-        if suffix == ".onnx":
-            from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
-
-            runner, kind = OnnxRuntimeRunner(path, threads=threads), "onnx"
-        else:
-            from edgeseg.runtime.trt_runner import TensorRTRunner  # lazy: TensorRT is optional
-
-            runner, kind = TensorRTRunner(path), "engine"
-    else:
-        raise EdgesegError(f"{path}: unknown artifact type {suffix!r}; pass a .pt checkpoint, .onnx or .engine")
-    if split_file is not None:
-        split = read_split_file(split_file)
-    return Artifact(path, kind, runner, pp, split, k)
-
 
 def evaluate_artifact(path: str | Path, data: str | Path, *, split: str | None = None,
                       split_file: str | Path | None = None, foreground: str | None = None, device: str = "cpu",

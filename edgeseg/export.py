@@ -19,6 +19,7 @@ from torch import nn
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    code_identity,
     default_cache_dir,
     library_versions,
     reuse_if_fresh,
@@ -26,9 +27,8 @@ from edgeseg.artifacts import (
     write_sidecar,
 )
 from edgeseg.errors import EdgesegError
+from edgeseg.names import INPUT_NAME, OUTPUT_NAME
 
-INPUT_NAME = "input"
-OUTPUT_NAME = "logits"
 DEFAULT_OPSET = 17
 # Max |ORT - torch| allowed, relative to the range of the PyTorch logits (issue 4).
 CHECK_RTOL = 1e-4
@@ -178,7 +178,7 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         desc["preprocess_note"] = "default (bare model name: no checkpoint preprocessing)"
     src_id = desc.get("sha256") or {"name": name, "config": cfg, "seed": RANDOM_INIT_SEED}
     key = cache_key({"step": "export", "source": src_id, "size": size, "batch": batch, "opset": opset,
-                     "check": check, "versions": library_versions()})
+                     "check": check, "versions": library_versions(), "code": code_identity()})
     if out is None:
         out = default_cache_dir() / "onnx" / f"{name}-{size[0]}x{size[1]}-b{batch}-op{opset}-{key}.onnx"
     out = Path(out)
@@ -220,12 +220,6 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         "check": {**result, "inputs": x_src}, "versions": library_versions(),
     })
     return out
-
-
-def onnx_input_shape(path: str | Path) -> list[int | str]:
-    """The `input` tensor's shape of an ONNX file (dim_param strings for dynamic axes)."""
-    g = load_onnx_checked(path).graph
-    return [d.dim_value or d.dim_param for d in g.input[0].type.tensor_type.shape.dim]
 
 
 def load_onnx_checked(path: str | Path):

@@ -12,8 +12,8 @@ from PIL import Image
 from edgeseg.artifacts import atomic_path
 from edgeseg.data.dataset import LabelMap, check_channels, label_map_of, read_image
 from edgeseg.errors import EdgesegError
-from edgeseg.evaluate import open_artifact
 from edgeseg.metrics import labels_from_logits
+from edgeseg.runtime.artifact import open_artifact
 from edgeseg.tiling import TileSpec
 
 OVERLAY_RGB = np.array([255, 40, 40], np.float32)

@@ -22,7 +22,6 @@ Two INT8 Q/DQ layouts (`qdq=`), same calibration, same symmetric int8 / per-chan
 
 from __future__ import annotations
 
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    code_identity,
     default_cache_dir,
     library_versions,
     read_sidecar,
@@ -41,7 +41,9 @@ from edgeseg.artifacts import (
     write_sidecar,
 )
 from edgeseg.errors import EdgesegError
-from edgeseg.export import INPUT_NAME, OUTPUT_NAME, load_onnx_checked
+from edgeseg.export import load_onnx_checked
+from edgeseg.graph import graph_input, graph_precision
+from edgeseg.names import INPUT_NAME
 
 QUANT_OPS = ["Conv", "ConvTranspose", "Gemm"]
 METHODS = ("minmax", "entropy", "percentile")
@@ -85,6 +87,16 @@ def _out_path(kind: str, src: Path, key: str, out: str | Path | None, tag: str =
 
 # ----------------------------------------------------------------------------------------------- FP16
 
+def _converter_version() -> str | None:
+    """onnxconverter-common's version: its float16 pass makes the FP16 graph, so it is part of the key."""
+    import importlib.metadata as md
+
+    try:
+        return md.version("onnxconverter-common")
+    except md.PackageNotFoundError:
+        return None
+
+
 def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
     """FP16 weights/activations, float32 `input`/`logits` kept; returns the path."""
     import onnx
@@ -92,7 +104,8 @@ def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
     src = Path(onnx_path)
     model = load_onnx_checked(src)
     key = cache_key({"step": "fp16", "source_sha256": sha256_file(src), "keep_fp32": FP16_KEEP_FP32,
-                     "versions": library_versions()})
+                     "versions": library_versions(), "onnxconverter_common": _converter_version(),
+                     "code": code_identity()})
     out = _out_path("fp16", src, key, out)
     if reuse_if_fresh(out, key) is not None:
         return out
@@ -113,7 +126,8 @@ def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
         load_onnx_checked(tmp)
     write_sidecar(out, {"kind": "onnx-fp16", "cache_key": key, "precision": "fp16",
                         "source": {"path": str(src), "sha256": sha256_file(src)},
-                        "kept_fp32_ops": block, "io_dtype": "float32", "versions": library_versions(),
+                        "kept_fp32_ops": block, "io_dtype": "float32",
+                        "versions": {**library_versions(), "onnxconverter-common": _converter_version()},
                         **_carry(src)})
     return out
 
@@ -125,11 +139,6 @@ def _carry(src: Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------- INT8
-
-def _input_shape(model) -> list[int | None]:
-    inp = [i for i in model.graph.input if i.name == INPUT_NAME] or list(model.graph.input)
-    return [d.dim_value if d.dim_value > 0 else None for d in inp[0].type.tensor_type.shape.dim]
-
 
 def _check_calib_fits(manifest: dict[str, Any], shape: list[int | None], src: Path) -> None:
     pre = manifest["preprocess"]
@@ -250,37 +259,48 @@ def _float_graph_outputs(g, q_by_out: dict) -> int:
 
 def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out: str | Path | None = None,
                   method: str = "minmax", max_dice_drop: float | None = None, data: str | Path | None = None,
-                  eval_n: int = 16, qdq: str = "conv-inputs") -> Path:
+                  eval_n: int = 16, qdq: str = "conv-inputs", keep_over_budget: bool = False) -> Path:
     """Explicit Q/DQ INT8 graph calibrated on `calib` (name under calib/, manifest path, or loaded manifest).
 
     `qdq`: "conv-inputs" (TensorRT placement, default) or "conv-io" (also Q/DQ on Conv outputs: fast in
     ONNX Runtime CPU); see the module docstring.
 
     With `max_dice_drop` (percentage points) and `data`, the Dice drop vs the FP32 graph is measured on
-    held-out images and the most sensitive layers are left in float until the drop is within budget.
+    held-out images exactly as `edgeseg eval` scores (edgeseg.dice_budget) and the most sensitive layers are
+    left in float until the drop is within budget. A budget that cannot be met writes nothing and raises,
+    unless `keep_over_budget` (then the sidecar's dice_budget says within_budget: false, kept_over_budget).
     """
     from edgeseg.calib import load_calib
 
     if method not in METHODS:
         raise EdgesegError(f"unknown calibration method {method!r}; use one of {', '.join(METHODS)}")
+    if max_dice_drop is not None and not (max_dice_drop >= 0):  # also refuses NaN
+        raise EdgesegError(f"--max-dice-drop {max_dice_drop}: a Dice budget is a drop in percentage points >= 0")
+    if (max_dice_drop is None) != (data is None):
+        raise EdgesegError("--max-dice-drop and --data go together (the budget is measured on --data images)")
     options = qdq_options(qdq)
     src = Path(onnx_path)
     model = load_onnx_checked(src)
     manifest = calib if isinstance(calib, dict) else load_calib(calib, verify=True)
-    shape = _input_shape(model)
+    shape = graph_input(model.graph, src)[1]
     _check_calib_fits(manifest, shape, src)
     batch = shape[0] or 1
     if len(manifest["images"]) < batch:
         raise EdgesegError(f"{manifest['manifest_path']}: {len(manifest['images'])} images, fewer than the "
                            f"model's batch {batch}; make a larger calibration set")
-    if (max_dice_drop is None) != (data is None):
-        raise EdgesegError("--max-dice-drop and --data go together (the budget is measured on --data images)")
-    eval_set = _eval_images(Path(data), manifest, eval_n) if data is not None else None
+    es = None
+    if data is not None:
+        from edgeseg import dice_budget
+
+        es = dice_budget.eval_set(data, src, manifest, eval_n)
     key_in = {"step": "int8", "source_sha256": sha256_file(src), "calib_sha256": manifest["manifest_sha256"],
               "method": method, "options": options, "ops": QUANT_OPS, "max_dice_drop": max_dice_drop,
-              "eval": [e["sha256"] for e in eval_set] if eval_set else None, "versions": library_versions()}
+              "eval": es.sha256 if es else None, "versions": library_versions(),
+              "code": code_identity()}
     if qdq != "conv-inputs":  # the default's key (and cached files) stay what they were before layouts existed
         key_in["qdq"] = qdq
+    if keep_over_budget:
+        key_in["keep_over_budget"] = True
     key = cache_key(key_in)
     out = _out_path("int8", src, key, out, "" if qdq == "conv-inputs" else "-convio")
     if reuse_if_fresh(out, key) is not None:
@@ -290,10 +310,24 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     budget: dict[str, Any] | None = None
     with atomic_path(out) as tmp:
         _quantize_static(src, tmp, manifest, batch, method, excluded, qdq=qdq)
-        if eval_set is not None:
-            budget = _fit_budget(src, tmp, manifest, batch, method, eval_set, float(max_dice_drop), qdq)
+        if es is not None:
+            from edgeseg import dice_budget
+
+            def requantize(nodes: list[str], cache: Path, dst: Path) -> None:
+                _quantize_static(src, dst, manifest, batch, method, nodes, cache, qdq)
+
+            budget = dice_budget.fit_budget(src, tmp, es, float(max_dice_drop), batch, QUANT_OPS, requantize)
             excluded = budget["excluded_nodes"]
-        load_onnx_checked(tmp)
+            if not budget["within_budget"]:
+                if not keep_over_budget:
+                    raise EdgesegError(f"{src}: INT8 Dice drop {budget['drop_pp']:.3f} pp is over --max-dice-drop "
+                                       f"{max_dice_drop} with {len(excluded)} layer(s) in float (all but one); "
+                                       f"nothing written: raise the budget, use --fp16, or pass "
+                                       f"--keep-over-budget to keep this graph")
+                budget["kept_over_budget"] = True
+        if graph_precision(load_onnx_checked(tmp).graph) != "int8":  # every op in float: not an INT8 graph
+            raise EdgesegError(f"{src}: no {'/'.join(QUANT_OPS)} was quantized (none in the graph, or all left in "
+                               f"float); nothing written: use the FP32 or --fp16 graph")
     write_sidecar(out, {
         "kind": "onnx-int8-qdq", "cache_key": key, "precision": "int8",
         "source": {"path": str(src), "sha256": sha256_file(src)},
@@ -304,158 +338,3 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
                     "per_channel": True, "op_types": QUANT_OPS, "extra_options": options},
         "float_nodes": excluded, "dice_budget": budget, "versions": library_versions(), **_carry(src)})
     return out
-
-
-# ------------------------------------------------------------------------------ Dice budget + sensitivity
-
-def dice(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Dice of two boolean arrays (edgeseg.metrics convention: 1.0 when both are empty)."""
-    from edgeseg.metrics import dice as _dice
-
-    return _dice(pred, ref)
-
-
-def _eval_images(data: Path, manifest: dict[str, Any], n: int) -> list[dict[str, Any]]:
-    """Held-out images (not in the calibration set) from `data`, deterministic order, with masks if any."""
-    from edgeseg.calib import _list_pairs
-
-    if not data.is_dir():
-        raise EdgesegError(f"{data}: no such data directory for the Dice budget; pass --data DIR")
-    used = {i["sha256"] for i in manifest["images"]}
-    pairs = _list_pairs(data)
-    if manifest.get("split") and manifest.get("checkpoint") and Path(manifest["checkpoint"]).is_file():
-        # Calibrated on a run's training split: decide the budget on its validation split, so neither the
-        # training images nor the test images (kept for the final report) choose the float layers.
-        from edgeseg.checkpoint import read_checkpoint
-
-        val = set((read_checkpoint(manifest["checkpoint"]).get("split") or {}).get("val") or [])
-        pairs = [p for p in pairs if p[0].stem in val] or pairs
-    out = []
-    for img, mask in pairs:
-        h = sha256_file(img)
-        if h not in used:
-            out.append({"image": img, "mask": mask, "sha256": h})
-        if len(out) == n:
-            break
-    if not out:
-        raise EdgesegError(f"{data}: no images outside the calibration set to measure the Dice drop on; "
-                           f"pass held-out data")
-    return out
-
-
-def _preds(path: Path, xs: list[np.ndarray], extra_outputs: list[str] | None = None) -> list[dict[str, np.ndarray]]:
-    import onnx
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
-    so.log_severity_level = 3
-    if extra_outputs:
-        m = onnx.load(str(path))
-        have = {o.name for o in m.graph.output}
-        for name in extra_outputs:
-            if name not in have:
-                m.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
-        sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    else:
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    names = [o.name for o in sess.get_outputs()]
-    return [dict(zip(names, sess.run(None, {INPUT_NAME: x}), strict=True)) for x in xs]
-
-
-def _segment(logits: np.ndarray) -> np.ndarray:
-    return logits[:, 0] > 0 if logits.shape[1] == 1 else logits.argmax(1) > 0
-
-
-def _eval_batches(eval_set: list[dict[str, Any]], manifest: dict[str, Any], batch: int):
-    from edgeseg.calib import read_image
-    from edgeseg.data.dataset import label_map_of
-    from edgeseg.data.preprocess import Preprocess
-
-    pre = Preprocess.from_dict(manifest["preprocess"])
-    lm = label_map_of(pre)  # the foreground the network was trained for (e.g. ISBI membranes = mask value 0)
-
-    def fg(e: dict[str, Any]) -> np.ndarray:
-        raw = read_image(e["mask"])
-        raw = raw if raw.ndim == 2 else raw[..., 0]
-        labels = lm.apply(raw, e["mask"]) if lm is not None else (raw > 0).astype(np.uint8)
-        return pre.mask(labels) > 0
-
-    xs, gts = [], []
-    usable = len(eval_set) // batch * batch
-    for i in range(0, usable, batch):
-        chunk = eval_set[i:i + batch]
-        xs.append(np.stack([pre.image(read_image(e["image"])) for e in chunk]).astype(np.float32))
-        if all(e["mask"] is not None for e in chunk):
-            gts.append(np.stack([fg(e) for e in chunk]))
-    if not xs:
-        raise EdgesegError(f"fewer held-out images ({len(eval_set)}) than the model batch {batch}")
-    return xs, (gts if len(gts) == len(xs) else None)
-
-
-def measure_dice_drop(fp32: Path, int8: Path, xs: list[np.ndarray], gts: list[np.ndarray] | None) -> dict[str, Any]:
-    """Dice drop (percentage points) of the INT8 graph vs the FP32 graph.
-
-    With masks: mean Dice vs ground truth, FP32 minus INT8. Without: 100 * (1 - Dice(INT8 pred, FP32 pred)).
-    """
-    ref = [_segment(o[OUTPUT_NAME]) for o in _preds(fp32, xs)]
-    q = [_segment(o[OUTPUT_NAME]) for o in _preds(int8, xs)]
-    agree = float(np.mean([dice(a[i], b[i]) for a, b in zip(q, ref, strict=True) for i in range(len(a))]))
-    res: dict[str, Any] = {"agreement_dice": agree, "images": sum(len(x) for x in xs)}
-    if gts is not None:
-        d32 = float(np.mean([dice(a[i], g[i]) for a, g in zip(ref, gts, strict=True) for i in range(len(a))]))
-        d8 = float(np.mean([dice(a[i], g[i]) for a, g in zip(q, gts, strict=True) for i in range(len(a))]))
-        res.update(reference="ground-truth masks", dice_fp32=d32, dice_int8=d8, drop_pp=100 * (d32 - d8))
-    else:
-        res.update(reference="fp32 predictions", drop_pp=100 * (1 - agree))
-    return res
-
-
-def layer_sensitivity(fp32: Path, int8: Path, xs: list[np.ndarray]) -> list[tuple[str, float]]:
-    """(node name, error it adds) for every quantized op, worst first.
-
-    Error added = normalised MSE (INT8 vs FP32 graph) of the node's output minus that of its activation
-    input, so a layer is not blamed for the error accumulated upstream of it.
-    """
-    import onnx
-
-    m = onnx.load(str(fp32))
-    nodes = [(n.name, n.input[0], n.output[0]) for n in m.graph.node if n.op_type in QUANT_OPS]
-    graph_in = {i.name for i in m.graph.input}
-    tensors = sorted({t for _, i, o in nodes for t in (i, o) if t not in graph_in})
-    a = _preds(fp32, xs[:2], tensors)
-    b = _preds(int8, xs[:2], tensors)
-
-    def nmse(t: str) -> float:
-        if t in graph_in:
-            return 0.0
-        num = sum(float(np.sum((x[t] - y[t]) ** 2)) for x, y in zip(a, b, strict=True))
-        return num / max(sum(float(np.sum(x[t] ** 2)) for x in a), 1e-12)
-
-    scores = [(name, nmse(o) - nmse(i)) for name, i, o in nodes]
-    return sorted(scores, key=lambda t: (-t[1], t[0]))
-
-
-def _fit_budget(src: Path, tmp: Path, manifest: dict[str, Any], batch: int, method: str,
-                eval_set: list[dict[str, Any]], max_drop: float, qdq: str = "conv-inputs") -> dict[str, Any]:
-    """Leave the most sensitive layers in float (1, 2, 4, ... of them) until the Dice drop fits the budget."""
-    xs, gts = _eval_batches(eval_set, manifest, batch)
-    res = measure_dice_drop(src, tmp, xs, gts)
-    history = [{"excluded": 0, "drop_pp": res["drop_pp"]}]
-    ranking = layer_sensitivity(src, tmp, xs)
-    excluded: list[str] = []
-    k = 1
-    with tempfile.TemporaryDirectory() as td:
-        trial = Path(td) / "trial.onnx"
-        cache = Path(td) / "ranges.json"  # calibrate once; the trials only change which nodes are quantized
-        while res["drop_pp"] > max_drop and len(excluded) < len(ranking):
-            excluded = [n for n, _ in ranking[:k]]
-            _quantize_static(src, trial, manifest, batch, method, excluded, cache, qdq)
-            res = measure_dice_drop(src, trial, xs, gts)
-            history.append({"excluded": len(excluded), "drop_pp": res["drop_pp"]})
-            k = min(2 * k, len(ranking))
-        if excluded:
-            trial.replace(tmp)
-    return {"max_dice_drop_pp": max_drop, **res, "within_budget": res["drop_pp"] <= max_drop,
-            "excluded_nodes": excluded, "history": history,
-            "sensitivity": [{"node": n, "added_nmse": s} for n, s in ranking[:10]]}

@@ -55,6 +55,9 @@ class TrainConfig:
     model_options: dict[str, Any] = field(default_factory=dict)
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    # An explicit {"train", "val", "test"} stem split (e.g. a fixed campaign split or a k-fold fold) instead of
+    # the seeded fractions: lets several training seeds share one split.
+    split: dict[str, list[str]] | None = None
     augment: bool = True
     quiet: bool = False
     native_crop: bool = False  # random size-crops at native scale, no resize (NativeCrops); val on fixed crops
@@ -126,6 +129,26 @@ def _check_resume(stored: dict[str, Any], given: dict[str, Any]) -> None:
                            f"into a new --out")
 
 
+def _explicit_split(given: dict[str, Any], stems: list[str], data: str) -> dict[str, Any]:
+    """Check a user-given split against the folder: lists of known stems, disjoint, a non-empty val list."""
+    known = set(stems)
+    lists = {k: sorted(str(x) for x in given.get(k) or []) for k in ("train", "val", "test")}
+    for name, items in lists.items():
+        unknown = [x for x in items if x not in known]
+        if unknown:
+            raise EdgesegError(f"split {name}: {unknown[0]!r} is not an image stem of {data} ({len(unknown)} "
+                               f"unknown); pass a split made for this folder")
+    seen: set[str] = set()
+    for name, items in lists.items():
+        if seen & set(items):
+            raise EdgesegError(f"split {name}: {sorted(seen & set(items))[0]!r} is in two splits; make them "
+                               f"disjoint")
+        seen |= set(items)
+    if not lists["val"]:
+        raise EdgesegError("split: the val list is empty; the best checkpoint is chosen on it")
+    return {"seed": None, "explicit": True, **lists}
+
+
 def _norm(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
 
@@ -169,7 +192,7 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
             raise EdgesegError("train: MODEL and --data are required")
         cfg = TrainConfig(**options)
 
-    from edgeseg.models import check_input_size, create_model, get_model_info
+    from edgeseg.models import check_input_size, create_model, get_model_info, rebuild_model
 
     info = get_model_info(cfg.model)
     if cfg.epochs < 1 or cfg.batch < 1 or not cfg.lr > 0:
@@ -180,7 +203,12 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
 
     folder = SegFolder(cfg.data)
     labels: LabelMap = parse_foreground(cfg.foreground, folder.mask_values())
-    split = state["split"] if state else make_split(folder.stems, cfg.seed, cfg.val_fraction, cfg.test_fraction)
+    if state:
+        split = state["split"]
+    elif cfg.split is not None:
+        split = _explicit_split(cfg.split, folder.stems, cfg.data)
+    else:
+        split = make_split(folder.stems, cfg.seed, cfg.val_fraction, cfg.test_fraction)
     folder.subset(split["train"] + split["val"] + split["test"], "recorded split")
     if cfg.size is None:
         cfg.size = default_size(folder, split["train"], info.size_multiple)
@@ -218,7 +246,10 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
     log = _Log(cfg.quiet or rank != 0)
 
     k = labels.num_classes
-    model = create_model(cfg.model, cfg.channels, k, **cfg.model_options).to(device)
+    if state:  # the recorded network (its options' legacy meaning included), not today's defaults
+        model = rebuild_model(read_checkpoint(last_path)["model"]).to(device)
+    else:
+        model = create_model(cfg.model, cfg.channels, k, **cfg.model_options).to(device)
     nc = cfg.native_crop
     train_ds = split_dataset(nc, folder.subset(split["train"]), pp, labels, Augment() if cfg.augment else None,
                              cfg.seed, train=True)
@@ -242,6 +273,9 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
     history: list[dict[str, Any]] = []
     best = {"val_dice": -1.0, "epoch": 0}
     start_epoch = 0
+    # A resumed run restores the RNG, sampler and schedule, so it should equal an uninterrupted one; the
+    # count is recorded so that a result that does not reproduce can be traced to it.
+    resumes = int(state.get("resumes", 0)) + 1 if state else 0
     if state:
         model.load_state_dict(read_checkpoint(last_path)["state_dict"])
         opt.load_state_dict(state["optimizer"])
@@ -275,6 +309,7 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
         metrics = {"status": status, "model": cfg.model, "params": sum(p.numel() for p in model.parameters()),
                    "world_size": world, "val_dice_untrained": untrained if not state else state.get("untrained"),
                    "best_epoch": best["epoch"], "val_dice": best["val_dice"] if best["epoch"] else None,
+                   "resumes": resumes,
                    "history": history, "foreground": labels.describe(), "input_shape": [cfg.channels, h, w],
                    "config": cfg.as_dict(), **(final or {})}
         write_json_atomic(out / "metrics.json", metrics)
@@ -329,7 +364,8 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
             save_checkpoint(last_path, model, preprocess=pp.to_dict(), extra={**extra_common, "train_state": {
                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch + 1,
                 "rng_torch": torch.get_rng_state(), "history": history, "best": best, "config": cfg.as_dict(),
-                "split": split, "untrained": untrained if not state else state.get("untrained")}})
+                "split": split, "untrained": untrained if not state else state.get("untrained"),
+                "resumes": resumes}})
             write_metrics("training")
             log(f"epoch {epoch + 1}/{cfg.epochs}: loss {rec['loss']:.4f}  val Dice {val['dice']:.4f}  "
                 f"(best {best['val_dice']:.4f} @ {best['epoch']})  {rec['seconds']:.1f}s")

@@ -168,4 +168,4 @@ def test_truncated_onnx_is_one_line_error(tiny_onnx: Path, tmp_path: Path, capsy
     bad = tmp_path / "trunc.onnx"
     bad.write_bytes(tiny_onnx.read_bytes()[:1000])
     assert main(["bench", "--onnx", str(bad)]) == 2
-    assert "trunc.onnx: not a readable ONNX file" in capsys.readouterr().err
+    assert "trunc.onnx: not a valid ONNX file" in capsys.readouterr().err

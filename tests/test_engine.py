@@ -17,9 +17,11 @@ import pytest
 
 from edgeseg import trt_compat as tc
 from edgeseg.artifacts import read_sidecar, sha256_file, sidecar_path
-from edgeseg.engine import build_engine_info, check_engine_file, onnx_precision
+from edgeseg.engine import build_engine_info
 from edgeseg.errors import EdgesegError
+from edgeseg.graph import onnx_precision
 from edgeseg.models import get_model_info, list_models
+from edgeseg.runtime.engine_file import check_engine_file
 
 # Installed by the test command (pip install -e ".[dev,trt-rtx]"): builds need no GPU, so no skip.
 trt = tc.import_trt("tensorrt-rtx")

@@ -91,3 +91,26 @@ def test_cli_export(tmp_path: Path, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["check"]["ok"] is True
     assert main(["export", "tinyunet", "--out", str(tmp_path / "n.onnx"), "--size", "30", "30"]) == 2
     assert "multiples" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ws", ["channel", "layer", "none"])
+def test_sdunet_ws_modes_equal_in_onnx(tmp_path: Path, ws: str) -> None:
+    """Each weight-standardization axis exports to plain depthwise convs that ONNX Runtime runs like PyTorch."""
+    import onnxruntime as ort
+    import torch
+
+    from edgeseg.checkpoint import save_checkpoint
+    from edgeseg.data.preprocess import Preprocess
+    from edgeseg.models import create_model
+
+    torch.manual_seed(1)
+    model = create_model("sdunet", 1, 1, base=16, ws=ws).eval()
+    save_checkpoint(tmp_path / "s.pt", model, preprocess=Preprocess(32, 32, 1, (0.5,), (0.5,)).to_dict())
+    out = export_onnx(tmp_path / "s.pt", tmp_path / f"s-{ws}.onnx")
+    x = np.random.default_rng(0).standard_normal((1, 1, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()  # the unfolded module, standardizing on the fly
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    assert np.abs(got - want).max() <= 1e-5 * max(1.0, float(np.abs(want).max()))
+    assert json.loads(out.with_name(out.name + ".json").read_text())["model"]["options"]["ws"] == ws  # in the key

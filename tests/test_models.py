@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -168,9 +169,10 @@ def test_tinyunet_upsample_modes_agree() -> None:
         create_model("tinyunet", upsample="bilinear")
 
 
-def test_sdunet_fold_for_export_keeps_outputs() -> None:
+@pytest.mark.parametrize("ws", ["channel", "layer", "none"])
+def test_sdunet_fold_for_export_keeps_outputs(ws: str) -> None:
     torch.manual_seed(0)
-    model = create_model("sdunet").eval()
+    model = create_model("sdunet", ws=ws).eval()
     x = torch.randn(1, 1, 32, 32)
     with torch.no_grad():
         before = model(x)
@@ -179,9 +181,32 @@ def test_sdunet_fold_for_export_keeps_outputs() -> None:
         again = folded.fold_for_export()(x)  # a second fold is a no-op
     assert (before - after).abs().max().item() <= 1e-5
     assert torch.equal(after, again)
-    dw = folded.enc[1][0][0]  # Block2's first depthwise kernel, now standardized in the weights
-    flat = dw.weight.flatten(1)
-    assert flat.mean(1).abs().max().item() < 1e-5 and (flat.std(1) - 1).abs().max().item() < 1e-3
+    raw = model.enc[1][0][0].weight  # Block2's first depthwise kernel, as trained
+    dw = folded.enc[1][0][0].weight  # ... and now standardized in the weights
+    per_channel, whole = dw.flatten(1), dw.reshape(-1)
+    if ws == "channel":  # every channel zero-mean, unit std: a high-pass filter each
+        assert per_channel.mean(1).abs().max().item() < 1e-5 and (per_channel.std(1) - 1).abs().max().item() < 1e-3
+    elif ws == "layer":  # one mean/std for the layer: channels keep their own DC gain
+        assert abs(whole.mean().item()) < 1e-5 and abs(whole.std().item() - 1) < 1e-3
+        assert per_channel.mean(1).abs().max().item() > 0.1
+    else:
+        assert torch.equal(dw, raw)
+
+
+def test_sdunet_checkpoint_without_ws_loads_per_channel(tmp_path: Path) -> None:
+    """A checkpoint from before the option existed was trained per channel and must keep that meaning."""
+    from edgeseg.checkpoint import load_checkpoint, save_checkpoint
+
+    model = create_model("sdunet", 1, 1, base=8, ws="channel")
+    model.edgeseg_config = {**model.edgeseg_config, "options": {"base": 8}}  # as recorded before `ws`
+    save_checkpoint(tmp_path / "old.pt", model)
+    loaded, _ = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.enc[1][0][0].ws == "channel"
+    from edgeseg.models.sdunet import DEFAULT_WS
+
+    assert create_model("sdunet", 1, 1, base=8).edgeseg_config["options"]["ws"] == DEFAULT_WS  # recorded explicitly
+    with pytest.raises(EdgesegError, match="ws="):
+        create_model("sdunet", ws="kernel")
 
 
 def test_unknown_model_lists_valid_names() -> None:

@@ -41,6 +41,19 @@ def test_trapezoid_energy_hand_computed() -> None:
     assert trapezoid_mj(pts, 0.0, 2.0) == pytest.approx(2000.0 + 3000.0)
     assert trapezoid_mj(pts, 0.5, 1.0) == pytest.approx(0.5 * (2000 + 3000) / 2)
     assert trapezoid_mj([], 0, 1) is None
+    assert trapezoid_mj(pts, 1.0, 1.0) == 0.0
+
+
+def test_one_energy_integrator_refuses_a_reversed_window() -> None:
+    """NVML and tegrastats integrate through the same function: same answer, same refusal for t1 < t0."""
+    from edgeseg.power.tegrastats import TegrastatsSample, energy_mj
+
+    pts = [(0.0, 1000.0), (1.0, 3000.0), (2.0, 3000.0)]
+    samples = [TegrastatsSample(rails={"VDD_IN": (p, p)}, t=t) for t, p in pts]
+    assert energy_mj(samples, 0.25, 1.75) == pytest.approx(trapezoid_mj(pts, 0.25, 1.75))
+    for fn in (lambda: trapezoid_mj(pts, 2.0, 1.0), lambda: energy_mj(samples, 2.0, 1.0)):
+        with pytest.raises(ValueError, match="ends before it starts"):
+            fn()
 
 
 def _result(**kw) -> dict:

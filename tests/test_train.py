@@ -145,3 +145,36 @@ def test_label_map_multiclass(tmp_path: Path) -> None:
     assert payload["model"]["num_classes"] == 3 and payload["preprocess"]["labels"] == [[0, 0], [1, 1], [2, 2]]
     ev = evaluate_artifact(tmp_path / "run" / "best.pt", tmp_path / "d", split="val")
     assert ev["dice"] == pytest.approx(res["val_dice"], abs=1e-9)
+
+
+def test_explicit_split_and_an_interrupted_run_resumes_identically(tmp_path: Path, monkeypatch) -> None:
+    """Seeds share one given split; a run cut after an epoch and resumed equals the uninterrupted run."""
+    data = make_synthetic(tmp_path / "d", n=16, size=32, seed=0)
+    stems = sorted(p.stem for p in (data / "images").iterdir())
+    split = {"train": stems[:10], "val": stems[10:13], "test": stems[13:]}
+    opts = dict(TINY, data=str(data), epochs=3, batch=4, lr=3e-3, split=split, size=(32, 32))
+    full = train(tmp_path / "full", **opts)
+    recorded = json.loads((tmp_path / "full" / "split.json").read_text())
+    assert {k: recorded[k] for k in split} == split and full["resumes"] == 0
+
+    real, saved = tr.save_checkpoint, []
+
+    def cut_after_second_epoch(path, *a, **k):
+        real(path, *a, **k)
+        if Path(path).name == "last.pt":
+            saved.append(path)
+            if len(saved) == 2:
+                raise KeyboardInterrupt  # the session ends here
+    monkeypatch.setattr(tr, "save_checkpoint", cut_after_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "cut", **opts)
+    monkeypatch.setattr(tr, "save_checkpoint", real)
+    resumed = train(tmp_path / "cut", resume=True, quiet=True)
+    assert resumed["resumes"] == 1
+    assert [(h["loss"], h["val_dice"]) for h in resumed["history"]] == \
+        [(h["loss"], h["val_dice"]) for h in full["history"]]
+    assert resumed["test_dice"] == full["test_dice"]
+    with pytest.raises(EdgesegError, match="not an image stem"):
+        train(tmp_path / "bad", **{**opts, "split": {**split, "test": ["no-such-image"]}})
+    with pytest.raises(EdgesegError, match="in two splits"):
+        train(tmp_path / "bad", **{**opts, "split": {**split, "test": split["val"]}})

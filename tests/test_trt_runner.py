@@ -18,6 +18,7 @@ from edgeseg import trt_compat as tc
 from edgeseg.artifacts import sidecar_path
 from edgeseg.errors import EdgesegError
 from edgeseg.models import get_model_info
+from edgeseg.runtime.cuda import gpu_info
 
 SIZE = 64
 MODEL = "unet"  # the reference network (always registered)
@@ -34,7 +35,7 @@ def _require_gpu(flavour: str) -> None:
     """Skip unless this machine has a GPU (and the libraries) that can run `flavour` engines."""
     import importlib.util
 
-    gpu = tc.gpu_info()
+    gpu = gpu_info()
     if flavour == "tensorrt-rtx":
         if gpu is None or not tc.cc_runs(gpu["cc"], tc.RTX_DEFAULT_TARGETS, True):
             found = f" (found {gpu['name']}, compute capability {gpu['cc']})" if gpu else ""
@@ -103,7 +104,7 @@ def test_runner_refuses_without_suitable_gpu(rtx_engine: Path) -> None:
     """Here (no GPU, or an H100/H200) the runner says which GPUs can run the engine; it never crashes."""
     from edgeseg.runtime.trt_runner import TensorRTRunner
 
-    gpu = tc.gpu_info()
+    gpu = gpu_info()
     if gpu is not None and tc.cc_runs(gpu["cc"], tc.RTX_DEFAULT_TARGETS, True):
         with TensorRTRunner(rtx_engine) as r:  # a supported GPU: it must load
             assert r.backend == "tensorrt-rtx" and r.output_names() == ["logits"]

@@ -7,27 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeseg.artifacts import read_sidecar
 from edgeseg.errors import EdgesegError
+from edgeseg.runtime.artifact import describe_artifact
 
 
 def recorded_preprocess(artifact: str | Path | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(preprocess dict, split dict) recorded with an artifact, or (None, None)."""
-    if artifact is None:
+    """(preprocess dict, split dict) recorded with an artifact file, or (None, None) (e.g. a registry name)."""
+    if artifact is None or not Path(str(artifact)).is_file():
         return None, None
-    p = Path(str(artifact))
-    if p.suffix in (".pt", ".pth") and p.is_file():
-        from edgeseg.checkpoint import read_checkpoint
-
-        payload = read_checkpoint(p)
-        return payload.get("preprocess"), payload.get("split")
-    meta = read_sidecar(p) or {}
-    from edgeseg.bench.harness import engine_source_onnx
-
-    src = engine_source_onnx(p, meta)
-    if not meta.get("preprocess") and src:  # engine sidecar pointing at its ONNX
-        meta = {**(read_sidecar(src) or {}), **meta}
-    return meta.get("preprocess"), meta.get("split")
+    info = describe_artifact(artifact)
+    return (info.preprocess.to_dict() if info.preprocess else None), info.split
 
 
 def evaluate_artifact(runner: Any, cfg: dict[str, Any], shape: list[int]) -> dict[str, Any]:

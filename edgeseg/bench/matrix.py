@@ -5,8 +5,9 @@ Artifacts are made (or reused by content hash) through the pipeline's own steps:
 and the INT8 rows say so) -> `build_engine` on a GPU with TensorRT. ONNX Runtime gets INT8 in both Q/DQ
 layouts: precision "int8" is the TensorRT graph (Q/DQ on Conv inputs, `qdq="conv-inputs"`), "int8-io" the
 ONNX Runtime CPU one (Q/DQ on Conv inputs and outputs, `qdq="conv-io"`); engines are built from "int8" only.
-A step that fails skips its rows and is listed under "skipped" with the reason; the rest of the matrix still
-runs.
+A row whose backend is absent here (no GPU, no TensorRT) is listed under "skipped" with the reason. A step or
+worker that fails (export, quantization, engine build, a crashed or timed-out benchmark worker) is listed under
+"failed" with the reason; the rest of the matrix still runs, and `edgeseg bench` then exits non-zero.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from edgeseg.bench.env import capture_env, has_nvidia_gpu
 from edgeseg.bench.harness import make_config, run_config, run_config_isolated
 from edgeseg.bench.schema import SCHEMA
-from edgeseg.errors import EdgesegError
+from edgeseg.errors import EdgesegError, MissingDependencyError
 
 ModelSpec = str | dict[str, Any]  # registry name, checkpoint path, or {"name", "model", "options"}
 INT8_LAYOUTS = {"int8": "conv-inputs", "int8-io": "conv-io"}  # bench precision -> quantize_int8(qdq=...)
@@ -34,7 +35,7 @@ def _log(msg: str) -> None:
 def new_doc(command: str, threads: Sequence[int] | None = None) -> dict[str, Any]:
     return {"schema": SCHEMA, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "command": command, "env": capture_env(list(threads) if threads else None), "results": [],
-            "skipped": []}
+            "skipped": [], "failed": []}
 
 
 def resolve_model(spec: ModelSpec, size: tuple[int, int] | None) -> tuple[str, str, int, int]:
@@ -123,13 +124,20 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
         log(f"skip {model} {backend} {precision}: {why}")
         doc["skipped"].append({"model": model, "backend": backend, "precision": precision, "reason": why})
 
+    def fail(model: str, backend: str, precision: str, why: str) -> None:
+        log(f"FAILED {model} {backend} {precision}: {why}")
+        doc["failed"].append({"model": model, "backend": backend, "precision": precision, "reason": why})
+
     def bench(cfg: dict[str, Any], dice_from: dict[str, Any] | None) -> dict[str, Any] | None:
         log(f"{cfg['model']} {cfg['backend']} {cfg['precision']} {cfg['device']} threads={cfg['threads']} "
             f"batch={cfg['batch']}")
         try:
             r = run(cfg)
-        except EdgesegError as e:
+        except MissingDependencyError as e:
             skip(cfg["model"], cfg["backend"], cfg["precision"], str(e))
+            return None
+        except EdgesegError as e:  # a crashed, timed-out or failing worker
+            fail(cfg["model"], cfg["backend"], cfg["precision"], str(e))
             return None
         if dice_from is not None and dice_from.get("dice") is not None:
             r["dice"], r["iou"] = dice_from["dice"], dice_from["iou"]
@@ -141,14 +149,14 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
         try:
             label, source, params, channels = resolve_model(spec, size)
         except EdgesegError as e:
-            skip(str(spec), "*", "*", str(e))
+            fail(str(spec), "*", "*", str(e))
             continue
         common = dict(model=label, warmup=warmup, iters=iters, seconds=seconds, power=power, split=split,
                       params=params, size=list(size) if size else None)
         for b in batch:
             arts: dict[str, tuple[Path, list[str]]] = {}
             if "onnxruntime" in backends or "tensorrt" in backends:
-                arts.update(_onnx_artifacts(source, label, precisions, size, b, channels, data, calib, skip))
+                arts.update(_onnx_artifacts(source, label, precisions, size, b, channels, data, calib, fail))
             if "onnxruntime" in backends and cpu_rows:
                 for prec, (path, notes) in arts.items():
                     first = None
@@ -179,7 +187,7 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
                                                    "target (edgeseg bench --engine there)")
                     continue
                 for prec in [p for p in precisions if p in TRT_PRECISIONS]:
-                    eng = _engine(source, prec, size, b, arts, skip, label)
+                    eng = _engine(source, prec, size, b, arts, skip, fail, label)
                     if eng is not None:
                         bench(make_config(backend=eng[1], artifact=str(eng[0]), precision=prec, device="cuda",
                                           batch=b, data=data, **common), None)
@@ -187,7 +195,7 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
 
 
 def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tuple[int, int] | None, b: int,
-                    channels: int, data: str | None, calib: str | None, skip: Callable[..., None],
+                    channels: int, data: str | None, calib: str | None, fail: Callable[..., None],
                     ) -> dict[str, tuple[Path, list[str]]]:
     out: dict[str, tuple[Path, list[str]]] = {}
     try:
@@ -195,7 +203,7 @@ def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tu
 
         fp32 = export_onnx(source, size=size, batch=b)
     except Exception as e:  # noqa: BLE001 - one failed export must not sink the matrix
-        skip(label, "onnxruntime", "*", f"export failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        fail(label, "onnxruntime", "*", f"export failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
         return out
     if "fp32" in precisions:
         out["fp32"] = (fp32, [])
@@ -205,11 +213,11 @@ def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tu
 
             out["fp16"] = (quantize_fp16(fp32), [])
         except Exception as e:  # noqa: BLE001
-            skip(label, "onnxruntime", "fp16", f"FP16 conversion failed: {str(e).splitlines()[0][:200]}")
+            fail(label, "onnxruntime", "fp16", f"FP16 conversion failed: {str(e).splitlines()[0][:200]}")
     manifest: Any = None
     for prec in [p for p in INT8_LAYOUTS if p in precisions]:
         try:
-            from edgeseg.bench.harness import onnx_input_dims
+            from edgeseg.bench.config import onnx_input_dims
             from edgeseg.quantize import quantize_int8
 
             notes: list[str] = []
@@ -224,22 +232,27 @@ def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tu
             notes.append(f"Q/DQ layout {INT8_LAYOUTS[prec]}")
             out[prec] = (quantize_int8(fp32, manifest, qdq=INT8_LAYOUTS[prec]), notes)
         except Exception as e:  # noqa: BLE001
-            skip(label, "onnxruntime", prec, f"INT8 quantization failed: {str(e).splitlines()[0][:200]}")
+            fail(label, "onnxruntime", prec, f"INT8 quantization failed: {str(e).splitlines()[0][:200]}")
     return out
 
 
 def _engine(source: str, prec: str, size: tuple[int, int] | None, b: int, arts: dict[str, tuple[Path, list[str]]],
-            skip: Callable[..., None], label: str) -> tuple[Path, str] | None:
+            skip: Callable[..., None], fail: Callable[..., None], label: str) -> tuple[Path, str] | None:
     try:
         from edgeseg.engine import build_engine_info
 
         onnx = arts.get(prec, arts.get("fp32", (None, [])))[0]
         res = build_engine_info(str(onnx) if onnx is not None and prec in arts else source,
                                 precision=None if prec in arts else prec, size=size, batch=b)
-        path = Path(getattr(res, "path", res))
-        meta = getattr(res, "meta", None) or {}
-        flavour = str(meta.get("flavour") or meta.get("backend") or "")
-        return path, ("tensorrt-rtx" if "rtx" in flavour else "tensorrt")
+        from edgeseg.sidecars import EngineSidecar
+
+        side = EngineSidecar.from_meta(res.meta)
+        if side is None:
+            raise EdgesegError(f"{res.path}: its sidecar is not an edgeseg engine sidecar; rebuild it")
+        return res.path, side.flavour
+    except MissingDependencyError as e:  # no TensorRT here: the backend is absent
+        skip(label, "tensorrt", prec, str(e))
+        return None
     except Exception as e:  # noqa: BLE001
-        skip(label, "tensorrt", prec, f"engine build failed: {str(e).splitlines()[0][:200]}")
+        fail(label, "tensorrt", prec, f"engine build failed: {str(e).splitlines()[0][:200]}")
         return None

@@ -104,7 +104,7 @@ def _open(job: dict[str, Any]) -> Any:
 
 def _measure(job: dict[str, Any]) -> dict[str, Any]:
     """In this (fresh) process: peak RSS growth of loading + one image (what="image") or one tile batch."""
-    from edgeseg.bench.harness import PeakRss
+    from edgeseg.bench.memory import PeakRss
     from edgeseg.data.dataset import read_image
     from edgeseg.data.preprocess import Preprocess
     from edgeseg.native import native_logits, tile_size

@@ -55,3 +55,17 @@ def format_table(results: Sequence[dict[str, Any]], markdown: bool = True) -> st
     sep = "|" + "|".join(("-" * (w + 1) + ":") if i in numeric else ("-" * (w + 2))
                          for i, w in enumerate(widths)) + "|"
     return "\n".join([line(cols), sep, *(line(r) for r in body)])
+
+
+def format_report(doc: dict[str, Any], ratios: bool = False) -> str:
+    """What `edgeseg bench` and `edgeseg demo` print: the table, then skipped rows (backend absent here) and
+    FAILED rows (a step or worker that failed, with the reason), then the target ratios when asked."""
+    lines = [format_table(doc["results"])]
+    lines += [f"skipped: {s['model']} {s['backend']} {s['precision']}: {s['reason']}" for s in doc.get("skipped", [])]
+    lines += [f"FAILED: {f['model']} {f['backend']} {f['precision']}: {f['reason']}" for f in doc.get("failed", [])]
+    if ratios:
+        from edgeseg.bench.ratios import format_ratios
+
+        got = doc.get("ratios")
+        lines += ["", format_ratios(got) if got else "ratios: no matching pairs in these results"]
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ import json
 import sys
 
 from edgeseg.bench.harness import RESULT_MARK, run_config
-from edgeseg.errors import EdgesegError
+from edgeseg.errors import EdgesegError, MissingDependencyError
 
 
 def main() -> int:
@@ -17,7 +17,7 @@ def main() -> int:
     try:
         msg = {"result": run_config(cfg)}
     except EdgesegError as e:
-        msg = {"error": str(e)}
+        msg = {"error": str(e), "missing_dependency": isinstance(e, MissingDependencyError)}
     print(RESULT_MARK + json.dumps(msg), flush=True)
     return 0
 

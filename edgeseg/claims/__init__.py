@@ -1,12 +1,24 @@
-"""The papers' efficiency and accuracy claims as data, checked against committed results (`edgeseg claims`)."""
+"""The papers' claims as data, checked against committed results and the training campaign (`edgeseg claims`)."""
 
+from edgeseg.claims.campaign import Campaign, load_campaign
 from edgeseg.claims.catalog import KINDS, all_claims, load_papers, normalize_quote, validate_paper
-from edgeseg.claims.checks import FAILS, HOLDS, PART, UNTESTABLE, VERDICTS, ClaimRow, check_claims
+from edgeseg.claims.checks import check_claims, evidence_kind
 from edgeseg.claims.evidence import Evidence, load_evidence, norm_model
 from edgeseg.claims.report import build_report, claims_summary, render_markdown, short_table
+from edgeseg.claims.verdicts import (
+    COMPARABLE_MARGIN,
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    PART,
+    UNTESTABLE,
+    VERDICTS,
+    ClaimRow,
+)
 
 __all__ = [
-    "FAILS", "HOLDS", "KINDS", "PART", "UNTESTABLE", "VERDICTS", "ClaimRow", "Evidence", "all_claims",
-    "build_report", "check_claims", "claims_summary", "load_evidence", "load_papers", "norm_model",
-    "normalize_quote", "render_markdown", "short_table", "validate_paper",
+    "COMPARABLE_MARGIN", "FAILS", "HOLDS", "INCONCLUSIVE", "KINDS", "PART", "UNTESTABLE", "VERDICTS", "Campaign",
+    "ClaimRow", "Evidence", "all_claims", "build_report", "check_claims", "claims_summary", "evidence_kind",
+    "load_campaign", "load_evidence", "load_papers", "norm_model", "normalize_quote", "render_markdown",
+    "short_table", "validate_paper",
 ]

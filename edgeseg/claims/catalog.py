@@ -24,12 +24,16 @@ KINDS: dict[str, tuple[str, ...]] = {
     "params_ratio": ("model", "baseline", "factor", "tolerance"),
     "compute_ratio": ("model", "baseline", "factor", "tolerance"),  # MACs ratio at the same input
     "size_ratio": ("model", "baseline", "factor", "tolerance"),
+    "static_order": ("model", "fields", "among"),          # "lightest", "third smallest behind A and B"
     "latency_ratio": ("model", "baseline", "factor", "tolerance"),  # baseline latency / model latency
     "latency_order": ("models",),                          # latency increases along the list
-    "accuracy_ratio": ("model", "baseline", "mode", "metric", "datasets", "tolerance"),
-    "accuracy_rank": ("model", "rank", "metric", "datasets"),
+    "accuracy_diff": ("model", "baseline", "mode", "metric", "datasets"),  # campaign, paired bootstrap
+    "accuracy_rank": ("model", "rank", "metric", "datasets", "among"),
     "accuracy_order": ("models", "worst", "metric", "datasets"),
+    "ws_ablation": ("model", "no_ws", "baseline", "metric", "datasets"),
+    "untestable": ("reason", "evidence"),                  # the reason it cannot be tested here
 }
+MARKS = ("restates", "by_construction")
 CLAIM_KEYS = ("id", "quote", "quote_source", "where", "paper_figure", "unit", "baseline", "test")
 PAPER_KEYS = ("paper", "citation", "model", "source_text", "paper_baseline", "our_baseline_note", "claims")
 PAPER_FILES = ("sdunet", "tinyunet", "ulite", "gpunet", "unetsharp")
@@ -67,6 +71,8 @@ def validate_paper(data: Any, origin: str) -> list[str]:
             problems.append(f"{where}: unknown test kind {kind!r}; known: {', '.join(KINDS)}")
             continue
         problems += [f"{where}: test kind {kind!r} needs key {k!r}" for k in KINDS[kind] if k not in test]
+        if claim.get("mark") is not None and (claim["mark"] not in MARKS or not claim.get("mark_note")):
+            problems.append(f"{where}: 'mark' must be one of {', '.join(MARKS)} with a 'mark_note'")
     return problems
 
 

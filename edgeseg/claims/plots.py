@@ -1,4 +1,4 @@
-"""Optional plots for the claims report: params vs MACs, and latency / Dice where results have them.
+"""Optional plots for the claims report: params vs MACs, latency vs params, and Dice (95% CI) vs params.
 
 matplotlib is imported lazily (it is in the `plot` extra) so the report works without it.
 """
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgeseg.claims.campaign import Campaign
 from edgeseg.claims.evidence import Evidence
+from edgeseg.claims.stats import mean_interval, seed_mean
 from edgeseg.errors import MissingDependencyError
 
 
@@ -24,8 +26,11 @@ def _pyplot():
     return plt
 
 
-def make_plots(ev: Evidence, out_dir: str | Path) -> list[Path]:
-    """Write the plots the evidence supports; returns the files written (none if nothing to plot)."""
+def make_plots(ev: Evidence, out_dir: str | Path, camp: Campaign | None = None) -> list[Path]:
+    """Write the plots the evidence supports; returns the files written (none if nothing to plot).
+
+    The Dice plot reads the campaign only (the one-seed train-*.json files are not evidence any more).
+    """
     plt = _pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -62,20 +67,45 @@ def make_plots(ev: Evidence, out_dir: str | Path) -> list[Path]:
         ax.legend(fontsize=7)
         written.append(_save(fig, out / "latency_vs_params.png", plt))
 
-    dice = [(d.get("dataset"), r["model"], r["test_dice"]) for d in ev.train for r in d["runs"]
-            if isinstance(r.get("test_dice"), (int, float))]
-    if dice and params:
-        fig, ax = plt.subplots(figsize=(7, 5))
-        for ds in sorted({d for d, _, _ in dice}, key=str):
-            pts = [(params[m] / 1e6, v, m) for d, m, v in dice if d == ds and m in params]
-            if pts:
-                ax.scatter([p for p, _, _ in pts], [v for _, v, _ in pts], label=str(ds))
-                for p, v, m in pts:
-                    ax.annotate(m, (p, v), fontsize=7)
-        ax.set(xscale="log", xlabel="parameters (M)", ylabel="test Dice", title="Dice vs params per data set")
-        ax.legend(fontsize=7)
-        written.append(_save(fig, out / "dice_vs_params.png", plt))
+    if camp is not None and params:
+        path = _dice_plot(camp, params, out / "dice_vs_params.png", plt)
+        if path:
+            written.append(path)
     return written
+
+
+def _dice_plot(camp: Campaign, params: dict[str, float], path: Path, plt) -> Path | None:
+    """One panel per data set: mean per-image Dice (seed-averaged) with its 95% bootstrap interval as error
+    bars, against parameters; points labelled; the legend only says how many seeds a point rests on."""
+    panels = []
+    for ds in sorted({r.dataset for r in camp.runs}):
+        pts = []
+        for v in sorted({r.variant for r in camp.runs if r.dataset == ds}):
+            name = "unetsharp-l4" if v == "unetsharp" else v
+            base = next((m for m in (name, v.split("-ws-")[0], v.rsplit("-", 1)[0]) if m in params), None)
+            ci = mean_interval(seed_mean(camp.per_image(ds, v, "dice")))
+            if base and ci:
+                pts.append((params[base] / 1e6, ci, v, len(camp.seeds(ds, v))))
+        if pts:
+            panels.append((ds, pts))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
+    for ax, (ds, pts) in zip(axes[0], panels, strict=True):
+        for multi, style in ((True, dict(fmt="o", color="tab:blue")), (False, dict(fmt="s", color="tab:orange"))):
+            sel = [p for p in pts if (p[3] > 1) == multi]
+            if sel:
+                ax.errorbar([p[0] for p in sel], [p[1].estimate for p in sel],
+                            yerr=[[p[1].estimate - p[1].lo for p in sel], [p[1].hi - p[1].estimate for p in sel]],
+                            capsize=3, ms=5, ls="none", label="3 seeds" if multi else "1 seed (no seed variance)",
+                            **style)
+        for x, ci, v, _ in pts:
+            ax.annotate(v, (x, ci.estimate), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        ax.set(xscale="log", xlabel="parameters (M)", ylabel="test Dice (mean over images, 95% CI)", title=ds)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Dice vs params per data set (campaign; error bars: 95% bootstrap CI over test images)", fontsize=9)
+    return _save(fig, path, plt)
 
 
 def _save(fig, path: Path, plt) -> Path:

@@ -89,29 +89,8 @@ def _command_line(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
-def onnx_precision(path: Path) -> str:
-    """fp32 / fp16 / int8 of an ONNX file: its sidecar's "precision", else Q/DQ nodes or FP16 weights."""
-    from edgeseg.artifacts import read_sidecar
-
-    side = read_sidecar(path) or {}
-    if side.get("precision") in ("fp32", "fp16", "int8"):
-        return "int8-io" if side.get("qdq_layout") == "conv-io" else side["precision"]
-    import onnx
-
-    try:
-        g = onnx.load(str(path), load_external_data=False).graph
-    except Exception as e:  # noqa: BLE001 - protobuf DecodeError on a truncated/foreign file
-        raise EdgesegError(f"{path}: not a readable ONNX file ({type(e).__name__}); re-export it with "
-                           f"edgeseg export") from None
-    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in g.node):
-        return "int8"
-    if any(t.data_type == onnx.TensorProto.FLOAT16 for t in g.initializer):
-        return "fp16"
-    return "fp32"
-
-
 def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from edgeseg.bench.harness import make_config
+    from edgeseg.bench.config import bench_precision, make_config
 
     common = dict(warmup=args.warmup, iters=args.iters, seconds=args.seconds, power=args.power, data=args.data,
                   split=args.split, size=list(args.size) if args.size else None,
@@ -122,11 +101,11 @@ def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
     threads = args.threads or [None]
     cfgs = []
     for engine in args.engine or []:
-        from edgeseg.artifacts import read_sidecar
+        from edgeseg.sidecars import read_engine_sidecar
 
-        side = read_sidecar(engine) or {}
-        backend = "tensorrt-rtx" if side.get("flavour") == "tensorrt-rtx" else "tensorrt"
-        prec = side.get("precision") if side.get("precision") in ("fp32", "fp16", "int8") else "fp16"
+        side = read_engine_sidecar(engine)  # None: no sidecar; the runner then refuses it (or runs unchecked)
+        backend = side.flavour if side else "tensorrt"
+        prec = (side.precision if side else None) or "fp16"
         for b in args.batch:
             cfgs.append(make_config(model=Path(engine).stem, backend=backend, artifact=engine,
                                     precision=prec, device="cuda", batch=b, **common))
@@ -134,7 +113,7 @@ def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
         p = Path(onnx)
         if not p.is_file():
             raise EdgesegError(f"{p}: no such ONNX file; create it with edgeseg export")
-        prec = onnx_precision(p)
+        prec = bench_precision(p)
         for b in args.batch:
             for t in threads:
                 cfgs.append(make_config(model=p.stem, backend="onnxruntime", artifact=str(p), precision=prec,
@@ -150,11 +129,11 @@ def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from edgeseg.artifacts import write_json_atomic
-    from edgeseg.bench.harness import precheck, run_config, run_config_isolated
+    from edgeseg.bench.harness import WorkerFailed, precheck, run_config, run_config_isolated
     from edgeseg.bench.matrix import new_doc, run_matrix
-    from edgeseg.bench.ratios import compute_ratios, format_ratios
+    from edgeseg.bench.ratios import compute_ratios
     from edgeseg.bench.schema import check
-    from edgeseg.bench.table import format_table
+    from edgeseg.bench.table import format_report
 
     if bool(args.model) != bool(args.all):
         raise EdgesegError("--all goes with --model NAME (the matrix); for one artifact use --engine/--onnx/--torch")
@@ -188,19 +167,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for cfg in cfgs:
             print(f"edgeseg bench: {cfg['model']} {cfg['backend']} {cfg['precision']} threads={cfg['threads']} "
                   f"batch={cfg['batch']}", file=sys.stderr, flush=True)
-            doc["results"].append(run(cfg))
+            try:
+                doc["results"].append(run(cfg))
+            except WorkerFailed as e:  # a crashed / timed-out / failing worker: a FAILED row, the rest still runs
+                doc["failed"].append({"model": cfg["model"], "backend": cfg["backend"],
+                                      "precision": cfg["precision"], "reason": str(e)})
     doc["ratios"] = compute_ratios(doc)
     check(doc)
-    print(format_table(doc["results"]))
-    for s in doc.get("skipped", []):
-        print(f"skipped: {s['model']} {s['backend']} {s['precision']}: {s['reason']}")
-    if args.ratios:
-        print()
-        print(format_ratios(doc["ratios"]) if doc["ratios"] else "ratios: no matching pairs in these results")
+    print(format_report(doc, ratios=args.ratios))
     if args.json:
         write_json_atomic(args.json, doc)
         print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+    return 1 if doc["failed"] else 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:

@@ -13,9 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "claims", help="check the papers' claims against committed results (writes CLAIMS.md)",
         description="Build the claims report from results files only (no measurement is made): "
-                    "models table, edgeseg-bench/1 and edgeseg-train/1 JSON files.")
+                    "models table and edgeseg-bench/1 JSON files (static counts, speed) and the training campaign "
+                    "folder (trained accuracy, default RESULTS/campaign).")
     p.add_argument("--results", default="benchmarks/results", help="folder of results JSON files")
     p.add_argument("--out", default="benchmarks/CLAIMS.md", help="markdown report to write ('-' for stdout only)")
+    p.add_argument("--campaign", default=None, metavar="DIR",
+                   help="training campaign folder (default: RESULTS/campaign); trained accuracy is read only here")
     p.add_argument("--plots", default=None, metavar="DIR", help="also write plots here (needs matplotlib)")
     p.add_argument("--papers", default=None, metavar="DIR", help="claims files to use instead of the packaged ones")
     p.set_defaults(func=run)
@@ -26,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.claims.report import build_report, render_markdown, short_table
 
     parts = ["edgeseg", "claims", "--results", args.results, "--out", args.out]
+    if args.campaign:
+        parts += ["--campaign", args.campaign]
     if args.plots:
         parts += ["--plots", args.plots]
     if args.papers:
@@ -36,17 +41,23 @@ def run(args: argparse.Namespace) -> int:
         raise EdgesegError(f"{args.results}: no such results folder; pass --results DIR (default benchmarks/results)")
     papers = load_papers(args.papers)
     to_stdout = args.out == "-"
-    rows = build_report(args.results, None if to_stdout else args.out, command=command, papers=papers)
+    if args.campaign and not Path(args.campaign).is_dir():
+        raise EdgesegError(f"{args.campaign}: no such campaign folder; pass --campaign DIR (default RESULTS/campaign)")
+    rows = build_report(args.results, None if to_stdout else args.out, command=command, papers=papers,
+                        campaign=args.campaign)
     if to_stdout:
-        print(render_markdown(rows, args.results, command, papers), end="")
+        print(render_markdown(rows, args.results, command, papers, args.campaign), end="")
     else:
         summary = [{"id": r.id, "paper": r.paper_figure, "ours": r.ours, "verdict": r.verdict} for r in rows]
         print(short_table(summary))
         print(f"wrote {args.out}")
     if args.plots:
+        from edgeseg.claims.campaign import load_campaign
+        from edgeseg.claims.checks import default_campaign_dir
         from edgeseg.claims.evidence import load_evidence
         from edgeseg.claims.plots import make_plots
 
-        for path in make_plots(load_evidence(args.results), args.plots):
+        camp = load_campaign(args.campaign or default_campaign_dir(args.results))
+        for path in make_plots(load_evidence(args.results), args.plots, camp):
             print(f"wrote {path}")
     return 0

@@ -21,6 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from edgeseg.demo import run_demo
 
-    run_demo(out=args.out, model=args.model, baselines=tuple(args.baselines), size=args.size, epochs=args.epochs,
-             iters=args.iters)
-    return 0
+    res = run_demo(out=args.out, model=args.model, baselines=tuple(args.baselines), size=args.size,
+                   epochs=args.epochs, iters=args.iters)
+    return 1 if res["bench"].get("failed") else 0  # a FAILED benchmark row (printed with its reason)

@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "for ONNX Runtime CPU (fused to QLinearConv, faster than FP32)")
     p.add_argument("--max-dice-drop", type=float, help="Dice budget in percentage points (needs --data)")
     p.add_argument("--data", help="held-out data directory for --max-dice-drop")
+    p.add_argument("--keep-over-budget", action="store_true",
+                   help="write the INT8 graph even when --max-dice-drop is missed (its sidecar says so); by "
+                        "default a missed budget writes nothing and exits 2")
     p.add_argument("--out", help="output .onnx (default: content-addressed under the cache dir)")
     p.set_defaults(func=run)
 
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.calib:
             raise EdgesegError("--int8 needs --calib NAME (make one with edgeseg calib make)")
         out = quantize_int8(args.onnx, args.calib, args.out, args.method, args.max_dice_drop, args.data,
-                            qdq=args.qdq)
+                            qdq=args.qdq, keep_over_budget=args.keep_over_budget)
     meta = read_sidecar(out) or {}
     report = {"onnx": str(out), "precision": meta.get("precision")}
     if meta.get("qdq_layout"):
@@ -47,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
     if meta.get("dice_budget"):
         b = meta["dice_budget"]
         report.update(float_nodes=meta.get("float_nodes"), drop_pp=b.get("drop_pp"),
-                      within_budget=b.get("within_budget"))
+                      within_budget=b.get("within_budget"), kept_over_budget=bool(b.get("kept_over_budget")))
     print(json.dumps(report, indent=2))
     return 0

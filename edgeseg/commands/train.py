@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="model option, e.g. --opt deep_supervision=true (repeatable)")
     p.add_argument("--val-fraction", type=float, help="share of images for validation (default 0.15)")
     p.add_argument("--test-fraction", type=float, help="share of images for the test split (default 0.15)")
+    p.add_argument("--split-file", help="a split.json (lists train/val/test of image stems) to train on instead of "
+                                        "the seeded fractions, e.g. one fixed split shared by several --seed runs")
     p.add_argument("--no-augment", dest="augment", action="store_const", const=False, help="no augmentation")
     p.add_argument("--native-crop", dest="native_crop", action="store_const", const=True,
                    help="train on random --size crops at the images' native scale (no resize), so tiled inference "
@@ -68,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
                             "native_crop": args.native_crop}
     if args.opt:
         opts["model_options"] = dict(args.opt)
+    if args.split_file:
+        from edgeseg.data.dataset import read_split_file
+
+        opts["split"] = {k: read_split_file(args.split_file)[k] for k in ("train", "val", "test")}
     opts = {k: v for k, v in opts.items() if v is not None}
     res = train(args.out, resume=args.resume, **opts)
     if args.json and res:

@@ -6,6 +6,7 @@ from edgeseg.models.registry import (
     create_model,
     get_model_info,
     list_models,
+    rebuild_model,
     register_model,
 )
 
@@ -17,4 +18,5 @@ from edgeseg.models import ulite  # noqa: E402,F401  isort: skip
 from edgeseg.models import gpunet  # noqa: E402,F401  isort: skip
 from edgeseg.models import unetsharp  # noqa: E402,F401  isort: skip
 
-__all__ = ["ModelInfo", "check_input_size", "create_model", "get_model_info", "list_models", "register_model"]
+__all__ = ["ModelInfo", "check_input_size", "create_model", "get_model_info", "list_models", "rebuild_model",
+           "register_model"]

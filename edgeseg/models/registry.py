@@ -20,6 +20,10 @@ class ModelInfo:
     size_multiple: input H and W must be multiples of this (number of 2x poolings).
     fixed_in_channels / fixed_num_classes: set where the reference code hard-codes them (U-Lite)
       and the registry should still accept other values (we generalise; the docstring says so).
+    recorded_options: options whose default is written into every model's config, so a checkpoint or export
+      key keeps its meaning when a default changes.
+    legacy_options: what a recorded config that lacks an option meant (it predates the option); applied by
+      `rebuild_model`, never by `create_model`.
     """
 
     name: str
@@ -31,6 +35,8 @@ class ModelInfo:
     size_multiple: int = 16
     reference_params: int | None = None
     source: str = ""
+    recorded_options: dict[str, Any] = field(default_factory=dict)
+    legacy_options: dict[str, Any] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -62,10 +68,18 @@ def create_model(name: str, in_channels: int | None = None, num_classes: int | N
     info = get_model_info(name)
     c = info.reference_input[0] if in_channels is None else in_channels
     k = info.reference_num_classes if num_classes is None else num_classes
+    options = {**info.recorded_options, **options}
     model = info.factory(in_channels=c, num_classes=k, **options)
     # Recorded so checkpoints/exports can rebuild exactly this network.
     model.edgeseg_config = {"name": name, "in_channels": c, "num_classes": k, "options": dict(options)}
     return model
+
+
+def rebuild_model(config: dict[str, Any]) -> nn.Module:
+    """The network a recorded `edgeseg_config` describes; options it lacks take their legacy meaning."""
+    info = get_model_info(config["name"])
+    options = {**info.legacy_options, **(config.get("options") or {})}
+    return create_model(info.name, config["in_channels"], config["num_classes"], **options)
 
 
 def check_input_size(name: str, height: int, width: int) -> None:

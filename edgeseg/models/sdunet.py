@@ -5,8 +5,18 @@ MODELS.md section 6: the zhixuhao/unet Keras U-Net (model.py) with every Conv2D 
 by a Keras-style SeparableConv2D -- depthwise k x k (no bias) + pointwise 1x1 (with bias) -- including the
 2x2 up-convs and the 3x3 2-channel pre-head conv; the 1x1 head stays standard.
 
-* Weight standardization (WS; Qiao et al.) on every depthwise kernel (paper eq. 7): per output channel
-  W_hat = (W - mean(W)) / (std(W) + 1e-5), unbiased std as in the WS reference code.
+* Weight standardization (WS; Qiao et al.) on every depthwise kernel (paper eq. 7),
+  W_hat = (W - mean(W)) / (std(W) + 1e-5), unbiased std as in the WS reference code. Over which axis is the
+  paper's open question (Keras era, no code), so it is an option, `ws=`:
+  - "channel": one mean/std per depthwise channel. A 3x3 kernel with zero mean is a high-pass filter; stacked
+    with no residual path, the network loses flat regions (the interior of a nucleus or a polyp).
+  - "layer": one mean/std for the whole depthwise layer. This is what a Keras WS layer written for Conv2D
+    kernels (kh, kw, cin, cout), standardising over axes 0-2 per cout, does to a DepthwiseConv2D kernel
+    (kh, kw, cin, 1): each channel keeps its DC gain.
+  - "none": plain depthwise kernels (the ablation's control).
+  The default, DEFAULT_WS, was chosen on VALIDATION splits only (see its comment); a checkpoint that records
+  no `ws` was trained per channel and loads as "channel" (ModelInfo.legacy_options).
+* `norm="gn"` (default, the paper) or `"bn"` (BatchNorm, for the GN-vs-BN ablation).
 * GroupNorm (32 groups: the paper's ablation "GN = 32") once per double-conv block, after the block's
   second ReLU (paper: "two DS convs, two activations, one GN"; Block1: "conv, ReLU, GN"). The up-convs
   and the pre-head conv have no GN. The exact position of GN inside a block is not given by the paper.
@@ -33,21 +43,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgeseg.errors import EdgesegError
 from edgeseg.models.registry import ModelInfo, register_model
 
 WS_EPS = 1e-5
+WS_MODES = ("channel", "layer", "none")
+NORMS = ("gn", "bn")
+# Chosen on validation Dice only (benchmarks/results/campaign, variants sdunet-ws-*): see the module doc.
+DEFAULT_WS = "layer"
 
 
 class WSDepthwiseConv2d(nn.Conv2d):
-    """Depthwise conv whose kernel is weight-standardized per output channel (until folded)."""
+    """Depthwise conv whose kernel is weight-standardized per channel or per layer (until folded)."""
 
-    def __init__(self, channels: int, kernel_size: int, padding: int = 0) -> None:
+    def __init__(self, channels: int, kernel_size: int, padding: int = 0, ws: str = DEFAULT_WS) -> None:
         super().__init__(channels, channels, kernel_size, padding=padding, groups=channels, bias=False)
-        self.standardize = True
+        self.ws = ws
+        self.standardize = ws != "none"
 
     def standardized_weight(self) -> torch.Tensor:
         w = self.weight
-        flat = w.flatten(1)
+        flat = w.flatten(1) if self.ws == "channel" else w.reshape(1, -1)  # (C, k*k) or (1, C*k*k)
         mean = flat.mean(dim=1).view(-1, 1, 1, 1)
         std = flat.std(dim=1).view(-1, 1, 1, 1) + WS_EPS
         return (w - mean) / std
@@ -69,13 +85,13 @@ class SeparableConv2d(nn.Sequential):
     Keras 'same' padding: odd k pads k//2 on each side; even k (the 2x2 up-convs) pads bottom/right only.
     """
 
-    def __init__(self, cin: int, cout: int, k: int = 3) -> None:
+    def __init__(self, cin: int, cout: int, k: int = 3, ws: str = DEFAULT_WS) -> None:
         layers: list[nn.Module] = []
         if k % 2 == 0:
             layers.append(nn.ZeroPad2d((0, k - 1, 0, k - 1)))  # (left, right, top, bottom)
-            layers.append(WSDepthwiseConv2d(cin, k, padding=0))
+            layers.append(WSDepthwiseConv2d(cin, k, padding=0, ws=ws))
         else:
-            layers.append(WSDepthwiseConv2d(cin, k, padding=k // 2))
+            layers.append(WSDepthwiseConv2d(cin, k, padding=k // 2, ws=ws))
         layers.append(nn.Conv2d(cin, cout, 1, bias=True))
         super().__init__(*layers)
 
@@ -111,41 +127,46 @@ class ExportGroupNorm(nn.GroupNorm):
         return y
 
 
-def _gn(channels: int, groups: int) -> nn.GroupNorm:
-    return ExportGroupNorm(min(groups, channels), channels)
+def _norm(channels: int, groups: int, norm: str) -> nn.Module:
+    return ExportGroupNorm(min(groups, channels), channels) if norm == "gn" else nn.BatchNorm2d(channels)
 
 
 class SDBlock(nn.Sequential):
     """SD-UNet block: conv -> ReLU -> separable conv -> ReLU -> GN (the first conv is standard in Block1)."""
 
-    def __init__(self, cin: int, cout: int, groups: int, first_standard: bool = False) -> None:
-        first = nn.Conv2d(cin, cout, 3, padding=1) if first_standard else SeparableConv2d(cin, cout, 3)
-        super().__init__(first, nn.ReLU(inplace=True), SeparableConv2d(cout, cout, 3), nn.ReLU(inplace=True),
-                         _gn(cout, groups))
+    def __init__(self, cin: int, cout: int, groups: int, first_standard: bool = False, ws: str = DEFAULT_WS,
+                 norm: str = "gn") -> None:
+        first = nn.Conv2d(cin, cout, 3, padding=1) if first_standard else SeparableConv2d(cin, cout, 3, ws)
+        super().__init__(first, nn.ReLU(inplace=True), SeparableConv2d(cout, cout, 3, ws), nn.ReLU(inplace=True),
+                         _norm(cout, groups, norm))
 
 
 class UpConv(nn.Sequential):
     """Keras `Conv2D(c, 2, padding='same')(UpSampling2D(2)(x))`, made separable, + ReLU."""
 
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), SeparableConv2d(cin, cout, 2),
+    def __init__(self, cin: int, cout: int, ws: str = DEFAULT_WS) -> None:
+        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), SeparableConv2d(cin, cout, 2, ws),
                          nn.ReLU(inplace=True))
 
 
 class SDUNet(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 1, base: int = 64, gn_groups: int = 32,
-                 dropout: float = 0.5) -> None:
+                 dropout: float = 0.5, ws: str = DEFAULT_WS, norm: str = "gn") -> None:
         super().__init__()
+        if ws not in WS_MODES:
+            raise EdgesegError(f"sdunet: ws={ws!r}; choose one of {', '.join(WS_MODES)}")
+        if norm not in NORMS:
+            raise EdgesegError(f"sdunet: norm={norm!r}; choose one of {', '.join(NORMS)}")
         w = [base * 2**i for i in range(5)]
-        self.enc = nn.ModuleList([SDBlock(in_channels, w[0], gn_groups, first_standard=True)]
-                                 + [SDBlock(w[i], w[i + 1], gn_groups) for i in range(4)])
+        self.enc = nn.ModuleList([SDBlock(in_channels, w[0], gn_groups, True, ws, norm)]
+                                 + [SDBlock(w[i], w[i + 1], gn_groups, False, ws, norm) for i in range(4)])
         self.pool = nn.MaxPool2d(2)
         self.drop4 = nn.Dropout(dropout)
         self.drop5 = nn.Dropout(dropout)
-        self.ups = nn.ModuleList(UpConv(w[i + 1], w[i]) for i in reversed(range(4)))
-        self.decs = nn.ModuleList(SDBlock(2 * w[i], w[i], gn_groups) for i in reversed(range(4)))
+        self.ups = nn.ModuleList(UpConv(w[i + 1], w[i], ws) for i in reversed(range(4)))
+        self.decs = nn.ModuleList(SDBlock(2 * w[i], w[i], gn_groups, False, ws, norm) for i in reversed(range(4)))
         # zhixuhao: Conv2D(2, 3, relu) then Conv2D(1, 1, sigmoid); we return logits (no sigmoid).
-        self.prehead = nn.Sequential(SeparableConv2d(w[0], 2, 3), nn.ReLU(inplace=True))
+        self.prehead = nn.Sequential(SeparableConv2d(w[0], 2, 3, ws), nn.ReLU(inplace=True))
         self.head = nn.Conv2d(2, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -179,5 +200,7 @@ register_model(ModelInfo(
     paper_inputs={"ISBI": (1, 256, 256)},
     size_multiple=16,
     reference_params=3_907_973,
+    recorded_options={"ws": DEFAULT_WS, "norm": "gn"},
+    legacy_options={"ws": "channel"},  # checkpoints from before the option existed were trained per channel
     source="Gadosey et al. 2020 (no official code); zhixuhao/unet model.py layout, MODELS.md section 6",
 ))

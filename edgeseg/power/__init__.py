@@ -30,11 +30,18 @@ class PowerMeter(Protocol):
 
 
 def trapezoid_mj(points: Sequence[tuple[float, float]], t0: float, t1: float) -> float | None:
-    """Energy (mJ) of (time s, power mW) samples over [t0, t1]: linear between samples, held at the ends."""
+    """Energy (mJ) of (time s, power mW) samples over [t0, t1]: the power linearly interpolated between
+    samples and held constant before the first and after the last (a short window may fall between two).
+
+    The one integrator (NVML samples, tegrastats samples). None without samples; 0.0 for an empty window;
+    a window that ends before it starts is a caller's bug, not zero energy: ValueError.
+    """
+    if t1 < t0:
+        raise ValueError(f"energy window ends before it starts: t0={t0} > t1={t1}")
     pts = sorted(points)
     if not pts:
         return None
-    if t1 <= t0:
+    if t1 == t0:
         return 0.0
 
     def at(t: float) -> float:
@@ -45,10 +52,10 @@ def trapezoid_mj(points: Sequence[tuple[float, float]], t0: float, t1: float) ->
         for (ta, pa), (tb, pb) in zip(pts, pts[1:], strict=False):
             if ta <= t <= tb:
                 return pa if tb == ta else pa + (pb - pa) * (t - ta) / (tb - ta)
-        return pts[-1][1]
+        return pts[-1][1]  # unreachable: t lies inside [first, last]
 
     knots = [t0] + [t for t, _ in pts if t0 < t < t1] + [t1]
-    return sum((at(a) + at(b)) / 2.0 * (b - a) for a, b in zip(knots, knots[1:], strict=False))
+    return sum((at(a) + at(b)) / 2.0 * (b - a) for a, b in zip(knots, knots[1:], strict=False))  # mW * s = mJ
 
 
 class TegrastatsMeter:

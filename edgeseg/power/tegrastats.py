@@ -173,36 +173,14 @@ def _power_of(sample: TegrastatsSample, rail: str | None) -> float | None:
 
 
 def energy_mj(samples: Sequence[TegrastatsSample], t0: float, t1: float, rail: str | None = None) -> float | None:
-    """Energy (mJ) between monotonic times t0 and t1 (s): trapezoid over the timed samples' power (mW).
-
-    The power curve is the samples' current power linearly interpolated between samples and held constant
-    before the first and after the last one (tegrastats samples every --interval ms, so a short window may
-    fall between two samples). `rail` integrates one rail instead of board power. None when no sample
-    carries a time and the chosen power.
+    """Energy (mJ) between monotonic times t0 and t1 (s) of the timed samples' board power (or one `rail`),
+    by `edgeseg.power.trapezoid_mj` (the one integrator: interpolated between samples, held at the ends;
+    ValueError when t1 < t0). None when no sample carries a time and the chosen power.
     """
-    if t1 < t0:
-        raise ValueError(f"energy window ends before it starts: t0={t0} > t1={t1}")
-    points = sorted((s.t, p) for s in samples if s.t is not None and (p := _power_of(s, rail)) is not None)
-    if not points:
-        return None
-    if t1 == t0:
-        return 0.0
+    from edgeseg.power import trapezoid_mj
 
-    def power_at(t: float) -> float:
-        if t <= points[0][0]:
-            return points[0][1]
-        if t >= points[-1][0]:
-            return points[-1][1]
-        for (ta, pa), (tb, pb) in zip(points, points[1:], strict=False):
-            if ta <= t <= tb:
-                return pa if tb == ta else pa + (pb - pa) * (t - ta) / (tb - ta)
-        return points[-1][1]  # unreachable: t lies inside [first, last]
-
-    knots = [t0] + [t for t, _ in points if t0 < t < t1] + [t1]
-    total = 0.0
-    for ta, tb in zip(knots, knots[1:], strict=False):
-        total += (power_at(ta) + power_at(tb)) / 2.0 * (tb - ta)  # mW * s = mJ
-    return total
+    points = [(s.t, p) for s in samples if s.t is not None and (p := _power_of(s, rail)) is not None]
+    return trapezoid_mj(points, t0, t1)
 
 
 class TegrastatsSampler:

@@ -9,10 +9,8 @@ import torch
 from torch import nn
 
 from edgeseg.errors import EdgesegError
+from edgeseg.names import INPUT_NAME, OUTPUT_NAME
 from edgeseg.runtime.base import Runner, TensorMeta
-
-INPUT_NAME = "input"
-OUTPUT_NAME = "logits"
 
 
 class TorchRunner(Runner):

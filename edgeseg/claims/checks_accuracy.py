@@ -1,0 +1,228 @@
+"""Trained-accuracy checks, decided from the training campaign's per-image scores only.
+
+Every comparison is a paired bootstrap interval of (model - comparator) over the test images both were
+scored on, each image averaged over its training seeds first (`edgeseg.claims.stats`), turned into a verdict
+by `edgeseg.claims.verdicts` (thresholds, margin, caps). The older one-seed `train-*.json` files do not decide
+any accuracy verdict: where the campaign has no runs yet, the verdict is "inconclusive at this budget" with
+the reason "not yet measured (campaign pending)".
+
+Metric per data set: the campaign's CSV scores the trained foreground (`dice`, `iou`). On ISBI the trained
+foreground is the membrane; SD-UNet's paper scores the white "segmented objects" (cell interiors) of its
+labels, so SD-UNet's ISBI claims use `dice_interior` (claims say so with `metric_by_dataset`), and the other
+metric is shown beside.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeseg.claims.campaign import Campaign
+from edgeseg.claims.stats import Interval, compare, mean_interval, seed_mean
+from edgeseg.claims.verdicts import (
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    PART,
+    PENDING,
+    SINGLE_SEED,
+    ClaimRow,
+    cap,
+    combine,
+    decide,
+    lowest_verdict,
+    rank_verdict,
+    threshold,
+)
+
+
+def metric_for(t: dict[str, Any], dataset: str) -> str:
+    for key, m in (t.get("metric_by_dataset") or {}).items():
+        if key.lower() in dataset.lower():
+            return str(m)
+    return str(t["metric"])
+
+
+def _other_metric(metric: str) -> str | None:
+    return {"dice": "dice_interior", "dice_interior": "dice", "iou": "iou_interior", "iou_interior": "iou"}.get(metric)
+
+
+def pair(camp: Campaign, ds: str, a: str, b: str, metric: str) -> tuple[Interval | None, str]:
+    """(model - comparator) interval on data set `ds`, with 'n images, seeds a/b' for the report."""
+    pa, pb = camp.per_image(ds, a, metric), camp.per_image(ds, b, metric)
+    ci = compare(pa, pb) if pa and pb else None
+    sa, sb = len(camp.seeds(ds, a)), len(camp.seeds(ds, b))
+    n = ci.n if ci else 0
+    return ci, f"n={n} images, seeds {a} {sa} / {b} {sb}"
+
+
+def _mean(camp: Campaign, ds: str, name: str, metric: str) -> float | None:
+    m = seed_mean(camp.per_image(ds, name, metric))
+    return sum(m.values()) / len(m) if m else None
+
+
+def _start(row: ClaimRow, t: dict[str, Any], camp: Campaign, names: list[str]) -> tuple[list[str], list[str]]:
+    """Matching data sets that have runs for every network, and those still pending."""
+    if not camp.runs and not camp.plan:
+        row.why = f"{PENDING}: no campaign results in {camp.root.as_posix()}"
+        return [], []
+    # Data sets the plan does not train these networks on are not "pending": they are out of the claim's test.
+    sets = [d for d in camp.match(list(t["datasets"])) if all(camp.planned(d, n) is not False for n in names)]
+    ready = [d for d in sets if all(camp.variant_runs(d, n) for n in names)]
+    pending = [d for d in sets if d not in ready]
+    if not ready:
+        where = ", ".join(sets) if sets else f"{'/'.join(t['datasets'])} (none planned for all of them)"
+        row.why = f"{PENDING}: no finished runs of {', '.join(names)} on {where}"
+    return ready, pending
+
+
+def _finish(row: ClaimRow, t: dict[str, Any], camp: Campaign, verdicts: list[str], ready: list[str],
+            pending: list[str], names: list[str], rule: str) -> None:
+    if not ready:
+        row.verdict = INCONCLUSIVE
+        return
+    limits = []
+    single = sorted({n for d in ready for n in names if len(camp.seeds(d, n)) < 2})
+    if single:
+        limits.append(f"{SINGLE_SEED}: {', '.join(single)}")
+    if pending:
+        limits.append(f"{PENDING} on {', '.join(pending)}")
+    if t.get("incomplete"):
+        limits.append(str(t["incomplete"]))
+    v = combine(verdicts)
+    row.verdict = cap(v, limits)
+    row.why = rule + ("; at best holds in part: " + "; ".join(limits) if limits else "")
+    row.evidence = sorted({r.csv_path.rsplit("/", 2)[0] + "/" for d in ready for n in names
+                           for r in camp.variant_runs(d, n)})
+
+
+def check_accuracy_diff(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
+    model, base, mode = t["model"], t["baseline"], t["mode"]
+    thr = threshold(mode, float(t.get("margin", 0.01)))
+    ready, pending = _start(row, t, camp, [model, base])
+    verdicts, ours, cis = [], [], []
+    for ds in ready:
+        metric = metric_for(t, ds)
+        ci, info = pair(camp, ds, model, base, metric)
+        v, why = decide(ci, thr)
+        verdicts.append(v)
+        ma, mb = _mean(camp, ds, model, metric), _mean(camp, ds, base, metric)
+        ours.append(f"{ds}: {model} {ma:.3f} vs {base} {mb:.3f} {metric}")
+        cis.append(f"{ds}: {metric} diff {ci.fmt() if ci else 'n/a'}, {info}")
+        row.details.append(f"{ds}: {metric} {model} - {base} = {ci.fmt() if ci else 'n/a'} (95% CI, {info}) "
+                           f"-> {v} ({why})")
+        other = _other_metric(metric)
+        if other and camp.per_image(ds, model, other):
+            oci, _ = pair(camp, ds, model, base, other)
+            row.details.append(f"{ds}: shown beside, not deciding: {other} {model} - {base} = "
+                               f"{oci.fmt() if oci else 'n/a'}")
+    row.ours, row.ci = "; ".join(ours) or "-", "; ".join(cis)
+    rule = (f"{model} - {base} per-image {t['metric']} must be > {thr:+.3f}"
+            + (" (better)" if mode == "better" else f" (comparable: margin {-thr:.2f})"))
+    _finish(row, t, camp, verdicts, ready, pending, [model, base], rule)
+
+
+def _ci_list(ds: str, diffs: dict[str, Interval | None]) -> str:
+    n = max((d.n for d in diffs.values() if d), default=0)
+    return f"{ds}: " + ", ".join(f"vs {o} {d.fmt() if d else 'n/a'}" for o, d in diffs.items()) + f", n={n} images"
+
+
+def check_accuracy_rank(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
+    model, want, among = t["model"], int(t["rank"]), [m for m in t["among"] if m != t["model"]]
+    ready, pending = _start(row, t, camp, [model])
+    verdicts, parts, used = [], [], {model}
+    for ds in ready:
+        metric = metric_for(t, ds)
+        # Planned comparators without runs yet stay in as "may be better" (None), so a partial campaign
+        # cannot make a rank hold by leaving a network out.
+        others = [o for o in among if camp.planned(ds, o) or (camp.planned(ds, o) is None and camp.variant_runs(ds, o))]
+        diffs = {o: pair(camp, ds, model, o, metric)[0] if camp.variant_runs(ds, o) else None for o in others}
+        v, above, not_below = rank_verdict(diffs, want)
+        verdicts.append(v)
+        used |= set(others)
+        means = {n: _mean(camp, ds, n, metric) for n in [model, *others] if camp.variant_runs(ds, n)}
+        order = sorted(means, key=lambda k: -(means[k] or 0))
+        parts.append(f"{ds}: #{order.index(model) + 1} of {len(order)} by mean {metric}")
+        row.details.append(f"{ds}: {len(others)} others; decidedly above {model}: {above}; not decidedly below: "
+                           f"{not_below} -> {v}")
+        row.details += [f"  {ds}: {model} - {o} = {d.fmt() if d else 'n/a'} (n={d.n if d else 0})"
+                        for o, d in diffs.items()]
+        row.ci += ("; " if row.ci else "") + _ci_list(ds, diffs)
+    row.ours = "; ".join(parts) or "-"
+    rule = (f"rank <= {want} by pairwise intervals: holds when at most {want - 1} other network(s) may be better, "
+            f"fails when {want} or more are decidedly better")
+    _finish(row, t, camp, verdicts, ready, pending, sorted(used), rule)
+
+
+def check_accuracy_order(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
+    models, worst = list(t["models"]), t["worst"]
+    ready, pending = _start(row, t, camp, models)
+    verdicts, parts = [], []
+    for ds in ready:
+        metric = metric_for(t, ds)
+        diffs = {o: pair(camp, ds, worst, o, metric)[0] for o in models if o != worst}
+        v = lowest_verdict(diffs)
+        verdicts.append(v)
+        means = ", ".join(f"{m} {_mean(camp, ds, m, metric):.3f}" for m in models)
+        parts.append(f"{ds}: {means} ({metric})")
+        row.details.append(f"{ds}: " + ", ".join(f"{worst} - {o} = {d.fmt() if d else 'n/a'}" for o, d in diffs.items())
+                           + f" -> {v}")
+        row.ci += ("; " if row.ci else "") + _ci_list(ds, diffs)
+    row.ours = "; ".join(parts) or "-"
+    _finish(row, t, camp, verdicts, ready, pending, models,
+            f"{worst} must be decidedly below every other of {', '.join(models)} (pairwise intervals)")
+
+
+def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
+    """SD-UNet's central claim: WS+GN recovers the drop of depthwise separable convs.
+
+    Per data set: (a) WS helps: SD-UNet (the default WS mode) - SD-UNet without WS > 0, and (b) recovered:
+    SD-UNet - U-Net > -margin (comparable). Both hold -> holds; (a) holds, (b) fails -> in part; (a) fails ->
+    does not hold (WS does not help); otherwise inconclusive.
+    """
+    model, none, base = t["model"], t["no_ws"], t["baseline"]
+    thr = threshold("comparable", float(t.get("margin", 0.01)))
+    ready, pending = _start(row, t, camp, [model, none, base])
+    verdicts, ours = [], []
+    for ds in ready:
+        metric = metric_for(t, ds)
+        ci_a, info_a = pair(camp, ds, model, none, metric)
+        ci_b, info_b = pair(camp, ds, model, base, metric)
+        va, vb = decide(ci_a, 0.0)[0], decide(ci_b, thr)[0]
+        v = FAILS if va == FAILS else HOLDS if va == vb == HOLDS else PART if (va, vb) == (HOLDS, FAILS) \
+            else INCONCLUSIVE
+        verdicts.append(v)
+        ours.append(f"{ds}: WS gain {ci_a.fmt() if ci_a else 'n/a'}, vs U-Net {ci_b.fmt() if ci_b else 'n/a'}")
+        row.ci += ("; " if row.ci else "") + (f"{ds}: {metric} vs {none} {ci_a.fmt() if ci_a else 'n/a'} ({info_a}); "
+                                              f"vs {base} {ci_b.fmt() if ci_b else 'n/a'} ({info_b})")
+        row.details.append(f"{ds}: (a) {model} ({camp.resolve(model)}) - {none} {metric} = "
+                           f"{ci_a.fmt() if ci_a else 'n/a'} ({info_a}) -> {va}")
+        row.details.append(f"{ds}: (b) {model} - {base} {metric} = {ci_b.fmt() if ci_b else 'n/a'} ({info_b}) "
+                           f"-> {vb} (margin {-thr:.2f}) => {v}")
+    row.ours = "; ".join(ours) or "-"
+    _finish(row, t, camp, verdicts, ready, pending, [model, none, base],
+            "(a) WS must improve on no WS (> 0) and (b) SD-UNet must be comparable with U-Net (> -margin)")
+
+
+def ablation_table(camp: Campaign, datasets: list[str], variants: list[str], ref: str,
+                   metric_by: dict[str, str] | None = None) -> list[list[str]]:
+    """Rows [data set, variant, seeds, images, mean [CI], diff vs ref [CI]] for the WS ablation table."""
+    rows = []
+    for ds in camp.match(datasets):
+        metric = metric_for({"metric": "dice", "metric_by_dataset": metric_by or {}}, ds)
+        for v in variants:
+            if camp.planned(ds, v) is False:
+                continue
+            per = camp.per_image(ds, v, metric)
+            if not per:
+                rows.append([ds, v, "0", "0", PENDING, "-"])
+                continue
+            mi = mean_interval(seed_mean(per))
+            d = compare(per, camp.per_image(ds, ref, metric)) if v != ref else None
+            rows.append([ds, v, str(len(camp.seeds(ds, v))), str(mi.n if mi else 0),
+                         f"{metric} {mi.fmt(signed=False)}" if mi else "-",
+                         d.fmt() if d else "-"])
+    return rows
+
+
+ACCURACY_CHECKS = {"accuracy_diff": check_accuracy_diff, "accuracy_rank": check_accuracy_rank,
+                   "accuracy_order": check_accuracy_order, "ws_ablation": check_ws_ablation}

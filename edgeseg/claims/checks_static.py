@@ -1,0 +1,326 @@
+"""Checks from static counts (models table) and measured CPU speed (bench results).
+
+Rules (tolerance `t` per claim, in its papers/*.json):
+* absolute figures: |ours/paper - 1| <= t holds, <= 2t holds in part, else does not hold; a "max" bound holds
+  if ours <= paper x (1 + t).
+* "Nx fewer/smaller/faster" ratios r = baseline/ours: r >= N(1 - t) holds; 1 < r and r >= N/2 holds in part
+  (same direction, clearly smaller factor); else does not hold.
+* orders ("lightest", "third smallest behind A and B"): among the networks implemented here, exactly the
+  networks the paper puts below the model must be below it; networks of the paper's comparison that are not
+  implemented here make a consistent order "holds in part".
+* speed: a ratio to OUR U-Net measured in the same results file with the same backend, precision, device,
+  threads, batch and H x W; checked on every such configuration; all hold -> holds, some -> holds in part.
+  Absolute times on the paper's GPU (K40c, A100) cannot be reproduced on our CPU: only the ratio is tested.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeseg.claims.evidence import Evidence, aliases
+from edgeseg.claims.verdicts import FAILS, HOLDS, PART, ClaimRow
+
+FIELD = {"params": "params", "macs": "macs", "flops": "flops", "size": "size_mb_fp32"}
+
+
+# ---------- formatting ----------
+
+def _fmt(kind: str, v: float) -> str:
+    if kind == "params":
+        return f"{v / 1e6:.3f}M" if v >= 1e5 else f"{v / 1e3:.1f}K"
+    if kind in ("macs", "flops"):
+        unit = "MACs" if kind == "macs" else "FLOPs"
+        return f"{v / 1e9:.3f} G{unit}" if v >= 1e8 else f"{v / 1e6:.2f} M{unit}"
+    if kind == "size":
+        return f"{v:.2f} MB"
+    return f"{v:.4g}"
+
+
+def _r(x: float) -> str:
+    """A ratio for the table: 3 decimals near 1, significant figures when far from it."""
+    return f"{x:.3f}" if 0.01 <= x < 100 else f"{x:.3g}"
+
+
+def _shape(s: Any) -> str:
+    return "x".join(str(int(d)) for d in s) if isinstance(s, (list, tuple)) else "?"
+
+
+def _rule_abs(ours: float, paper: float, tol: float, bound: str = "approx") -> str:
+    if bound == "max":
+        return HOLDS if ours <= paper * (1 + tol) else FAILS
+    err = abs(ours / paper - 1)
+    return HOLDS if err <= tol else PART if err <= 2 * tol else FAILS
+
+
+def _rule_ratio(r: float, factor: float, tol: float) -> str:
+    if r >= factor * (1 - tol):
+        return HOLDS
+    return PART if r > 1 and r >= factor / 2 else FAILS
+
+
+def _combine(verdicts: list[str]) -> str:
+    if all(v == HOLDS for v in verdicts):
+        return HOLDS
+    if any(v in (HOLDS, PART) for v in verdicts):
+        return PART
+    return FAILS
+
+
+# ---------- models table ----------
+
+def _pick(rows: list[dict[str, Any]], shape: list[int] | None) -> dict[str, Any]:
+    """The row at `shape` (C,H,W) if there is one, else the same HxW, else the first (reference input)."""
+    if shape:
+        for r in rows:
+            if list(r.get("input_shape") or []) == list(shape):
+                return r
+        for r in rows:
+            if list(r.get("input_shape") or [])[1:] == list(shape)[1:]:
+                return r
+    return rows[0]
+
+
+def _value(row: dict[str, Any], kind: str) -> float | None:
+    v = row.get(FIELD[kind])
+    if v is None and kind == "flops" and row.get("macs") is not None:
+        v = 2 * row["macs"]  # the toolkit's convention: FLOPs = 2 x MACs
+    if v is None and kind == "size" and row.get("params") is not None:
+        v = row["params"] * 4 / 1e6
+    return float(v) if v is not None else None
+
+
+def _pixels(shape: Any) -> int | None:
+    return int(shape[-1]) * int(shape[-2]) if isinstance(shape, (list, tuple)) and len(shape) >= 2 else None
+
+
+def _no_models(ev: Evidence, name: str) -> str:
+    if not ev.models:
+        return "no models results (write them with `edgeseg models --json > benchmarks/results/models.json`)"
+    return f"no row for {name!r} in the models results"
+
+
+def _check_absolute(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
+    kind, model = t["kind"], t["model"]
+    rows = ev.model_rows(model)
+    if not rows:
+        row.why = _no_models(ev, model)
+        return
+    r = _pick(rows, t.get("input"))
+    ours = _value(r, kind)
+    row.evidence = [r["_file"]]
+    if ours is None:
+        row.why = f"{r['_file']} has no {FIELD[kind]!r} for {model}"
+        return
+    notes = [f"{model} at {_shape(r.get('input_shape'))}"]
+    if kind in ("macs", "flops") and t.get("input") and list(r.get("input_shape") or [])[1:] != list(t["input"])[1:]:
+        p0, p1 = _pixels(r.get("input_shape")), _pixels(t["input"])
+        if not (p0 and p1):
+            row.why = f"{model}'s row has no usable input_shape to compare with the paper's {_shape(t['input'])}"
+            return
+        ours *= p1 / p0
+        notes.append(f"scaled by pixel count to the paper's {_shape(t['input'])}")
+    paper = float(t["value"])
+    row.ours = _fmt(kind, ours)
+    row.ratio = _r(ours / paper)
+    row.verdict = _rule_abs(ours, paper, float(t["tolerance"]), t.get("bound", "approx"))
+    bound = "at most" if t.get("bound") == "max" else f"within {float(t['tolerance']):.0%} of"
+    row.why = f"ours {row.ours} vs paper {_fmt(kind, paper)} (test: {bound} the paper's figure); " + "; ".join(notes)
+    if t.get("show_2x_params") and r.get("params"):
+        row.why += (f"; 2 x our params = {2 * r['params'] / 1e6:.2f}M, which is what the paper's figure matches "
+                    "(a parameter-proportional count, not per-image compute)")
+
+
+def _check_model_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
+    kind, model, base = t["kind"], t["model"], t["baseline"]
+    field_kind = {"params_ratio": "params", "size_ratio": "size", "compute_ratio": "macs"}[kind]
+    mrows, brows = ev.model_rows(model), ev.model_rows(base)
+    if not mrows or not brows:
+        row.why = _no_models(ev, model if not mrows else base)
+        return
+    m = _pick(mrows, t.get("input"))
+    b = _pick(brows, m.get("input_shape") if kind == "compute_ratio" else None)
+    vm, vb = _value(m, field_kind), _value(b, field_kind)
+    row.evidence = sorted({m["_file"], b["_file"]})
+    if vm is None or vb is None or vm <= 0:
+        row.why = f"missing {FIELD[field_kind]!r} for {model if vm is None else base} in the models results"
+        return
+    notes = []
+    if kind == "compute_ratio":
+        sm, sb = m.get("input_shape"), b.get("input_shape")
+        if list(sm or [])[1:] != list(sb or [])[1:]:
+            pm, pb = _pixels(sm), _pixels(sb)
+            if not (pm and pb):
+                row.why = "the models results lack input shapes, so MACs cannot be compared at the same input"
+                return
+            vb *= pm / pb
+            notes.append(f"{base} MACs scaled by pixel count from {_shape(sb)} to {_shape(sm)} "
+                         "(exact for these all-convolutional nets when H, W divide by 16)")
+        if list(sm or [])[:1] != list(sb or [])[:1]:
+            notes.append(f"input channels differ ({_shape(sm)} vs {_shape(sb)}): affects only the first conv")
+    r = vb / vm
+    factor, tol = float(t["factor"]), float(t["tolerance"])
+    row.ours = f"{_fmt(field_kind, vb)} / {_fmt(field_kind, vm)} = {r:.2f}x"
+    row.ratio = _r(r / factor)
+    row.verdict = _rule_ratio(r, factor, tol)
+    if t.get("paper_baseline_value"):
+        pb = float(t["paper_baseline_value"])
+        notes.append(f"against the paper's own U-Net ({_fmt(field_kind, pb)}) our {model} would give {pb / vm:.2f}x")
+    row.why = (f"our {base} / {model} = {r:.2f}x vs the paper's {factor:g}x "
+               f"(holds at >= {factor * (1 - tol):.2f}x)" + ("; " + "; ".join(notes) if notes else ""))
+
+
+# ---------- bench results ----------
+
+def _latency(r: dict[str, Any]) -> float | None:
+    lat = r.get("latency_ms") or {}
+    v = lat.get("p50") if isinstance(lat, dict) else None
+    if v is None and isinstance(lat, dict):
+        v = lat.get("mean")
+    return float(v) if isinstance(v, (int, float)) and v > 0 else None
+
+
+def _bench_groups(ev: Evidence) -> dict[tuple, dict[str, dict[str, Any]]]:
+    """Results comparable with each other: same file, backend, precision, device, threads, batch, H x W."""
+    groups: dict[tuple, dict[str, dict[str, Any]]] = {}
+    for r in ev.bench:
+        if _latency(r) is None:
+            continue
+        shape = list(r.get("input_shape") or [])
+        key = (r["_file"], r.get("backend"), r.get("precision"), r.get("device"), r.get("threads"),
+               r.get("batch", shape[0] if shape else None), tuple(shape[-2:]))
+        groups.setdefault(key, {}).setdefault(r["model"], r)
+    return groups
+
+
+def _group_label(key: tuple) -> str:
+    _, backend, precision, device, threads, batch, hw = key
+    return (f"{backend} {precision} {device} threads={threads} batch={batch} "
+            f"{'x'.join(str(d) for d in hw) if hw else '?'}")
+
+
+def _find(group: dict[str, dict[str, Any]], name: str) -> dict[str, Any] | None:
+    for a in aliases(name):
+        if a in group:
+            return group[a]
+    return None
+
+
+def _skipped_notes(ev: Evidence, names: list[str]) -> list[str]:
+    """Bench configurations that were not run for these models (e.g. TensorRT without a GPU), with why."""
+    wanted = {a for n in names for a in aliases(n)}
+    # A skip is stale when the same model and backend were measured in another results file (e.g. an export
+    # that failed in one run and was fixed and measured later): listing it would contradict the evidence.
+    measured = {(r["model"], r.get("backend")) for r in ev.bench if _latency(r) is not None}
+    seen, out = set(), []
+    for s in ev.skipped:
+        if (s["model"], s.get("backend")) in measured:
+            continue
+        if s["model"] in wanted:
+            line = (f"not measured: {s['model']} {s.get('backend')} {s.get('precision')}: {s.get('reason')} "
+                    f"[{s['_file']}]")
+            if line not in seen:
+                seen.add(line)
+                out.append(line)
+    return out
+
+
+def _check_latency_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
+    model, base, factor, tol = t["model"], t["baseline"], float(t["factor"]), float(t["tolerance"])
+    if not ev.bench:
+        row.why = "no bench results (edgeseg-bench/1 files) in the results folder"
+        return
+    verdicts, ratios = [], []
+    for key, group in sorted(_bench_groups(ev).items(), key=lambda kv: [str(x) for x in kv[0]]):
+        m, b = _find(group, model), _find(group, base)
+        if m is None or b is None:
+            continue
+        r = _latency(b) / _latency(m)
+        v = _rule_ratio(r, factor, tol)
+        verdicts.append(v)
+        ratios.append(r)
+        row.evidence.append(key[0])
+        cm, cb = (list(x.get("input_shape") or [None, None])[1] for x in (m, b))
+        chans = f" (input channels {model} {cm} vs {base} {cb})" if cm != cb else ""
+        row.details.append(f"{_group_label(key)}: {base} {_latency(b):.2f} ms / {model} {_latency(m):.2f} ms "
+                           f"= {r:.2f}x{chans} -> {v} [{key[0]}]")
+    row.evidence = sorted(set(row.evidence))
+    row.details += _skipped_notes(ev, [model, base])
+    if not verdicts:
+        row.why = f"no bench configuration has both {model} and {base} (same file/backend/precision/threads/batch/size)"
+        return
+    row.verdict = _combine(verdicts)
+    lo, hi = min(ratios), max(ratios)
+    row.ours = f"{lo:.2f}x" if lo == hi else f"{lo:.2f}x to {hi:.2f}x"
+    row.ratio = _r(lo / factor) if lo == hi else f"{_r(lo / factor)} to {_r(hi / factor)}"
+    row.why = (f"{base} p50 latency / {model} p50 latency over {len(ratios)} configuration(s), "
+               f"{sum(v == HOLDS for v in verdicts)} at >= {factor * (1 - tol):.2f}x")
+
+
+def _check_latency_order(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
+    models = t["models"]
+    if not ev.bench:
+        row.why = "no bench results (edgeseg-bench/1 files) in the results folder"
+        return
+    verdicts = []
+    for key, group in sorted(_bench_groups(ev).items(), key=lambda kv: [str(x) for x in kv[0]]):
+        found = [_find(group, m) for m in models]
+        if any(f is None for f in found):
+            continue
+        lats = [_latency(f) for f in found]
+        ordered = all(a < b for a, b in zip(lats, lats[1:], strict=False))
+        v = HOLDS if ordered else PART if lats[0] < lats[-1] else FAILS
+        verdicts.append(v)
+        row.evidence.append(key[0])
+        row.details.append(f"{_group_label(key)}: " + ", ".join(
+            f"{m} {x:.2f} ms" for m, x in zip(models, lats, strict=True))
+                           + f" -> {v} [{key[0]}]")
+    row.evidence = sorted(set(row.evidence))
+    row.details += _skipped_notes(ev, models)
+    if not verdicts:
+        row.why = f"no bench configuration has all of {', '.join(models)}"
+        return
+    row.verdict = _combine(verdicts)
+    row.ours = f"ordered in {sum(v == HOLDS for v in verdicts)}/{len(verdicts)} configurations"
+    row.why = "median latency must increase strictly from the most pruned to the full model in each configuration"
+
+
+def _check_static_order(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
+    """`model` must be above exactly the networks of `below` among `among` (ascending params/MACs)."""
+    model, below, among = t["model"], set(t.get("below") or []), list(t["among"])
+    missing = list(t.get("not_implemented") or [])
+    verdicts, parts = [], []
+    for kind in t["fields"]:
+        vals: dict[str, float] = {}
+        for name in [model, *among]:
+            rows = ev.model_rows(name)
+            if not rows:
+                if name != model and name not in missing:
+                    missing.append(name)
+                continue
+            r = _pick(rows, t.get("input"))
+            v = _value(r, kind)
+            if v is None:
+                continue
+            if kind in ("macs", "flops") and t.get("input"):
+                p0, p1 = _pixels(r.get("input_shape")), _pixels(t["input"])
+                if p0 and p1:
+                    v *= p1 / p0  # all-convolutional: compute scales with the pixel count
+            vals[name] = v
+            if r["_file"] not in row.evidence:
+                row.evidence.append(r["_file"])
+        if model not in vals:
+            row.why = _no_models(ev, model)
+            return
+        order = sorted(vals, key=lambda k: vals[k])
+        wrong = [n for n in vals if n != model and ((vals[n] < vals[model]) != (n in below))]
+        v = FAILS if wrong else HOLDS
+        verdicts.append(v)
+        at = f" at {_shape(t['input'])}" if t.get("input") else ""
+        row.details.append(f"{kind}{at}, ascending: " + ", ".join(f"{n} {_fmt(kind, vals[n])}" for n in order)
+                           + (f"; out of place: {', '.join(wrong)}" if wrong else "") + f" -> {v}")
+        parts.append(f"{kind}: {model} is #{order.index(model) + 1} of {len(order)} here")
+    row.verdict = FAILS if FAILS in verdicts else PART if missing else HOLDS
+    row.ours = "; ".join(parts)
+    want = f"below it: {', '.join(sorted(below))}" if below else "nothing below it"
+    row.why = (f"order by {' and '.join(t['fields'])} among the networks implemented here ({want})"
+               + (f"; not implemented here, so not compared: {', '.join(missing)}" if missing else ""))
