@@ -69,6 +69,14 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], tuple[int, ...], tuple[str, ...]]
     "unetsharp": ("unetsharp", {"deep_supervision": True}, SEED1, ("dsb2018-nuclei-564", "kvasir-seg-900")),
     "sdunet-bn": ("sdunet", {"ws": DEFAULT_WS, "norm": "bn"}, SEEDS3, ("dsb2018-nuclei-564",)),
 }
+# Native-scale variants (issue 14): trained on random input-size crops of the un-resized images
+# (`edgeseg train --native-crop`), scored by sliding windows at native size; the resized variants above are
+# scored at the input size. benchmarks/native_table.py compares both regimes at native size.
+NATIVE_SETS = ("dsb2018-nuclei-564", "kvasir-seg-900")
+for _v, _m, _o in (("unet-native", "unet", {}), ("sdunet-native", "sdunet", {"ws": DEFAULT_WS}),
+                   ("tinyunet-native", "tinyunet", {}), ("ulite-native", "ulite", {})):
+    VARIANTS[_v] = (_m, _o, SEED1, NATIVE_SETS)
+NATIVE = tuple(v for v in VARIANTS if v.endswith("-native"))
 CORE = ("sdunet-ws-layer", "sdunet-ws-channel", "tinyunet", "ulite", "unet", "sdunet-ws-none")
 PRUNED_LEVELS = (1, 2, 3)  # UNet#'s L1-L3, cut from the trained L4 at inference (the paper's fast mode)
 
@@ -118,19 +126,24 @@ def write_splits(name: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ jobs
 
 def jobs(only: list[str] | None = None, variants: list[str] | None = None) -> list[tuple[str, str, int, int]]:
-    """(set, variant, fold, seed) in priority order: DSB (the WS ablation first), Kvasir, ISBI, then the
-    single-seed networks, then the GN-vs-BN ablation; seed 0 of a block before seeds 1-2."""
+    """(set, variant, fold, seed) in priority order: seed 0 of the core networks (DSB first: the WS ablation
+    and SD-UNet's fidelity question), then the native-scale variants, then seeds 1-2, then ISBI's folds, then
+    the single-seed networks and the GN-vs-BN ablation."""
+    dsb, kvasir, isbi = SETS
+    stages = [(CORE, (dsb, kvasir), (0,)), (NATIVE, (dsb, kvasir), (0,)), (CORE, (dsb, kvasir), (1, 2)),
+              (CORE, (isbi,), SEEDS3), (("gpunet", "ghostunet", "unetsharp"), (dsb, kvasir), (0,)),
+              (("sdunet-bn",), (dsb,), SEEDS3)]
     out = []
-    for block in (CORE, ("gpunet", "ghostunet", "unetsharp"), ("sdunet-bn",)):
-        for ds in SETS:
-            folds = range(SETS[ds].get("folds", 1))
-            for seed in SEEDS3:
-                for fold in folds:
+    for block, sets_, seeds_ in stages:
+        for seed in seeds_:
+            for ds in sets_:
+                for fold in range(SETS[ds].get("folds", 1)):
                     for v in block:
                         _, _, seeds, sets = VARIANTS[v]
+                        job = (ds, v, fold, seed)
                         if seed in seeds and ds in sets and (not only or ds in only) \
-                                and (not variants or v in variants):
-                            out.append((ds, v, fold, seed))
+                                and (not variants or v in variants) and job not in out:
+                            out.append(job)
     return out
 
 
@@ -175,6 +188,8 @@ def train_command(ds: str, variant: str, fold: int, seed: int, out: Path) -> str
            f"benchmarks/results/campaign/splits/{ds}-f{fold}.json", "--quiet"]
     for k, v in opts.items():
         cmd += ["--opt", f"{k}={json.dumps(v) if not isinstance(v, str) else v}"]
+    if variant in NATIVE:
+        cmd.append("--native-crop")
     # torch's thread count changes float summation order, so the exact reproduction names it
     return f"OMP_NUM_THREADS={_threads()} " + shlex.join(cmd)
 
@@ -255,7 +270,8 @@ def run_job(ds: str, variant: str, fold: int, seed: int, runs: Path, splits: dic
         else:
             res = train(out, model=model, data=str(SHARED / ds), size=tuple(spec["size"]), epochs=spec["epochs"],
                         batch=spec["batch"], lr=spec["lr"], seed=seed, foreground=spec["foreground"],
-                        model_options=opts, split={k: split[k] for k in ("train", "val", "test")}, quiet=True)
+                        model_options=opts, split={k: split[k] for k in ("train", "val", "test")}, quiet=True,
+                        native_crop=variant in NATIVE)
         isbi = ds == "isbi2012-em"
         levels = [(variant, None)] + ([(f"unetsharp-l{k}", k) for k in PRUNED_LEVELS] if model == "unetsharp"
                                       else [])
@@ -268,6 +284,7 @@ def run_job(ds: str, variant: str, fold: int, seed: int, runs: Path, splits: dic
                    "model_options": {**opts, **({"level": level} if level else {})}, "fold": fold, "seed": seed,
                    "recipe": {k: spec[k] for k in ("size", "epochs", "batch", "lr", "foreground")},
                    "n_train": len(split["train"]), "n_val": len(split["val"]), "n_test": len(rows),
+                   "scored": test.get("inference", "input-size"),
                    "val_dice": res.get("val_dice") if level is None else None, "best_epoch": res.get("best_epoch"),
                    "test_dice": sum(r["dice"] for r in rows) / len(rows),
                    "test_iou": sum(r["iou"] for r in rows) / len(rows),
