@@ -19,6 +19,7 @@ from edgeseg import trt_compat as tc
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    check_output_path,
     default_cache_dir,
     library_versions,
     read_sidecar,
@@ -56,7 +57,11 @@ def onnx_precision(path: str | Path) -> str:
     """What a strongly typed build of this graph computes in: int8 (Q/DQ nodes), fp16 (FP16 tensors), fp32."""
     import onnx
 
-    g = onnx.load(str(path), load_external_data=False).graph
+    try:
+        g = onnx.load(str(path), load_external_data=False).graph
+    except Exception as e:  # noqa: BLE001 - protobuf DecodeError on a truncated/foreign file
+        raise EdgesegError(f"{path}: not a valid ONNX file ({type(e).__name__}); re-export it with edgeseg export"
+                           ) from None
     ops = {n.op_type for n in g.node}
     if ops & {"QuantizeLinear", "DequantizeLinear"}:
         return "int8"
@@ -87,9 +92,12 @@ def _upstream_onnx(source: str | Path, precision: str | None, calib: str | None,
     """Run (or reuse, each step caches by content hash) export -> FP16/INT8. Returns (onnx, precision, steps)."""
     src = Path(str(source))
     steps: dict[str, Any] = {}
+    if src.suffix in (".engine", ".plan", ".trt"):
+        raise EdgesegError(f"{src}: already an engine; pass the model name, checkpoint or ONNX file it came from")
     if src.suffix == ".onnx":
         if not src.is_file():
             raise EdgesegError(f"{src}: no such ONNX file; create it with edgeseg export")
+        read_sidecar(src)  # a damaged sidecar is an error now, not when the engine is opened later
         onnx_path = src
     else:
         from edgeseg.export import export_onnx
@@ -192,6 +200,8 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
         raise EdgesegError(f"--batch must be >= 1, got {batch}")
     if precision == "int8" and not calib:
         raise EdgesegError("--int8 needs --calib NAME (a calibration set: edgeseg calib make --name NAME)")
+    if out is not None:
+        check_output_path(out)  # before the (slow) upstream steps
     flavour = tc.resolve_flavour(backend)
     trt = tc.import_trt(flavour)  # fail before the (slow) upstream steps if TensorRT is missing
     version = tc.trt_version(trt)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edgeseg.artifacts import atomic_path
+from edgeseg.artifacts import atomic_path, check_output_path
 from edgeseg.data.dataset import LabelMap, check_channels, label_map_of, read_image
 from edgeseg.errors import EdgesegError
 from edgeseg.evaluate import open_artifact, run_logits, upsampled_labels
@@ -42,6 +42,7 @@ def predict(artifact: str | Path, images: list[str | Path], out: str | Path, *, 
     dup = sorted({s for s in stems if stems.count(s) > 1})
     if dup:
         raise EdgesegError(f"predict: several images share the name {dup[0]!r}; their outputs would collide")
+    check_output_path(Path(out) / "masks" / f"{stems[0]}.png")
     art = open_artifact(artifact, device=device, threads=threads)
     pp = art.preprocess
     lm = label_map_of(pp) or LabelMap(((0, 0), (255, 1)), 1)

@@ -33,6 +33,7 @@ import numpy as np
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    check_output_path,
     default_cache_dir,
     library_versions,
     read_sidecar,
@@ -40,6 +41,7 @@ from edgeseg.artifacts import (
     sha256_file,
     write_sidecar,
 )
+from edgeseg.data.preprocess import Preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.export import INPUT_NAME, OUTPUT_NAME, load_onnx_checked
 
@@ -91,9 +93,11 @@ def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
 
     src = Path(onnx_path)
     model = load_onnx_checked(src)
+    carried = _carry(src)  # reads the source's sidecar: a damaged one fails before any work
     key = cache_key({"step": "fp16", "source_sha256": sha256_file(src), "keep_fp32": FP16_KEEP_FP32,
                      "versions": library_versions()})
     out = _out_path("fp16", src, key, out)
+    check_output_path(out)
     if reuse_if_fresh(out, key) is not None:
         return out
     try:
@@ -114,7 +118,7 @@ def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
     write_sidecar(out, {"kind": "onnx-fp16", "cache_key": key, "precision": "fp16",
                         "source": {"path": str(src), "sha256": sha256_file(src)},
                         "kept_fp32_ops": block, "io_dtype": "float32", "versions": library_versions(),
-                        **_carry(src)})
+                        **carried})
     return out
 
 
@@ -131,23 +135,31 @@ def _input_shape(model) -> list[int | None]:
     return [d.dim_value if d.dim_value > 0 else None for d in inp[0].type.tensor_type.shape.dim]
 
 
-def _check_calib_fits(manifest: dict[str, Any], shape: list[int | None], src: Path) -> None:
-    pre = manifest["preprocess"]
-    want = shape[1:]
-    got = [int(pre["channels"]), int(pre["height"]), int(pre["width"])]
-    if any(w is not None and w != g for w, g in zip(want, got, strict=True)):
-        raise EdgesegError(f"{manifest['manifest_path']}: calibration images are {got[0]}x{got[1]}x{got[2]} "
-                           f"(CxHxW) but {src} takes {'x'.join(str(w) for w in want)}; make a calibration set "
-                           f"with --size/--channels matching the model (or --from-checkpoint)")
+def model_preprocess(src: Path, shape: list[int | None], manifest: dict[str, Any]) -> Preprocess:
+    """How the model being quantized takes its images: channels, normalisation and mask mapping from its
+    sidecar (the checkpoint's, carried by export), size and channels from the graph's input where static.
+
+    A graph without a sidecar falls back to the manifest's recorded preprocessing. A calibration set is a
+    list of images, so one set serves models of any input size (GPU-Net 192x256, UNet# 96x96, ...)."""
+    from dataclasses import replace
+
+    recorded = (read_sidecar(src) or {}).get("preprocess") or manifest["preprocess"]
+    try:
+        pre = Preprocess.from_dict(recorded)
+    except (KeyError, TypeError, ValueError):
+        raise EdgesegError(f"{src}: its sidecar's preprocessing is damaged; re-export it with edgeseg export"
+                           ) from None
+    c, h, w = shape[1:]
+    return replace(pre, channels=c or pre.channels, height=h or pre.height, width=w or pre.width)
 
 
 class _Reader:
     """onnxruntime CalibrationDataReader over the manifest's preprocessed images."""
 
-    def __init__(self, manifest: dict[str, Any], batch: int) -> None:
+    def __init__(self, manifest: dict[str, Any], batch: int, pre: Preprocess) -> None:
         from edgeseg.calib import calib_batches
 
-        self.batches = list(calib_batches(manifest, batch))
+        self.batches = list(calib_batches(manifest, batch, pre))
         self.it: Iterator[np.ndarray] = iter(self.batches)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
@@ -159,7 +171,8 @@ class _Reader:
 
 
 def _quantize_static(src: Path, dst: Path, manifest: dict[str, Any], batch: int, method: str,
-                     exclude: list[str], calib_cache: Path | None = None, qdq: str = "conv-inputs") -> None:
+                     exclude: list[str], calib_cache: Path | None = None, qdq: str = "conv-inputs",
+                     pre: Preprocess | None = None) -> None:
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -168,7 +181,7 @@ def _quantize_static(src: Path, dst: Path, manifest: dict[str, Any], batch: int,
         quantize_static,
     )
 
-    reader = _Reader(manifest, batch)
+    reader = _Reader(manifest, batch, pre or Preprocess.from_dict(manifest["preprocess"]))
 
     class Reader(CalibrationDataReader):
         def get_next(self):  # noqa: ANN201
@@ -268,41 +281,46 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     model = load_onnx_checked(src)
     manifest = calib if isinstance(calib, dict) else load_calib(calib, verify=True)
     shape = _input_shape(model)
-    _check_calib_fits(manifest, shape, src)
+    carried = _carry(src)  # reads the source's sidecar: a damaged one fails before any work
+    pre = model_preprocess(src, shape, manifest)
     batch = shape[0] or 1
     if len(manifest["images"]) < batch:
         raise EdgesegError(f"{manifest['manifest_path']}: {len(manifest['images'])} images, fewer than the "
                            f"model's batch {batch}; make a larger calibration set")
     if (max_dice_drop is None) != (data is None):
         raise EdgesegError("--max-dice-drop and --data go together (the budget is measured on --data images)")
+    if max_dice_drop is not None and not max_dice_drop >= 0:
+        raise EdgesegError(f"--max-dice-drop {max_dice_drop}: the Dice budget is a drop in percentage points, >= 0")
     eval_set = _eval_images(Path(data), manifest, eval_n) if data is not None else None
     key_in = {"step": "int8", "source_sha256": sha256_file(src), "calib_sha256": manifest["manifest_sha256"],
               "method": method, "options": options, "ops": QUANT_OPS, "max_dice_drop": max_dice_drop,
-              "eval": [e["sha256"] for e in eval_set] if eval_set else None, "versions": library_versions()}
+              "eval": [e["sha256"] for e in eval_set] if eval_set else None, "versions": library_versions(),
+              "calib_preprocess": pre.to_dict()}
     if qdq != "conv-inputs":  # the default's key (and cached files) stay what they were before layouts existed
         key_in["qdq"] = qdq
     key = cache_key(key_in)
     out = _out_path("int8", src, key, out, "" if qdq == "conv-inputs" else "-convio")
+    check_output_path(out)
     if reuse_if_fresh(out, key) is not None:
         return out
 
     excluded: list[str] = []
     budget: dict[str, Any] | None = None
     with atomic_path(out) as tmp:
-        _quantize_static(src, tmp, manifest, batch, method, excluded, qdq=qdq)
+        _quantize_static(src, tmp, manifest, batch, method, excluded, qdq=qdq, pre=pre)
         if eval_set is not None:
-            budget = _fit_budget(src, tmp, manifest, batch, method, eval_set, float(max_dice_drop), qdq)
+            budget = _fit_budget(src, tmp, manifest, batch, method, eval_set, float(max_dice_drop), qdq, pre)
             excluded = budget["excluded_nodes"]
         load_onnx_checked(tmp)
     write_sidecar(out, {
         "kind": "onnx-int8-qdq", "cache_key": key, "precision": "int8",
         "source": {"path": str(src), "sha256": sha256_file(src)},
         "calib": {"manifest": manifest["manifest_path"], "sha256": manifest["manifest_sha256"],
-                  "n": len(manifest["images"]), "seed": manifest.get("seed")},
+                  "n": len(manifest["images"]), "seed": manifest.get("seed"), "preprocess": pre.to_dict()},
         "method": method, "qdq_layout": qdq,
         "options": {"format": "QDQ", "activation": "QInt8 symmetric", "weight": "QInt8 symmetric",
                     "per_channel": True, "op_types": QUANT_OPS, "extra_options": options},
-        "float_nodes": excluded, "dice_budget": budget, "versions": library_versions(), **_carry(src)})
+        "float_nodes": excluded, "dice_budget": budget, "versions": library_versions(), **carried})
     return out
 
 
@@ -367,17 +385,13 @@ def _segment(logits: np.ndarray) -> np.ndarray:
     return logits[:, 0] > 0 if logits.shape[1] == 1 else logits.argmax(1) > 0
 
 
-def _eval_batches(eval_set: list[dict[str, Any]], manifest: dict[str, Any], batch: int):
-    from edgeseg.calib import read_image
-    from edgeseg.data.dataset import label_map_of
-    from edgeseg.data.preprocess import Preprocess
+def _eval_batches(eval_set: list[dict[str, Any]], pre: Preprocess, batch: int):
+    from edgeseg.data.dataset import label_map_of, read_image, read_mask
 
-    pre = Preprocess.from_dict(manifest["preprocess"])
     lm = label_map_of(pre)  # the foreground the network was trained for (e.g. ISBI membranes = mask value 0)
 
     def fg(e: dict[str, Any]) -> np.ndarray:
-        raw = read_image(e["mask"])
-        raw = raw if raw.ndim == 2 else raw[..., 0]
+        raw = read_mask(e["mask"])
         labels = lm.apply(raw, e["mask"]) if lm is not None else (raw > 0).astype(np.uint8)
         return pre.mask(labels) > 0
 
@@ -437,9 +451,9 @@ def layer_sensitivity(fp32: Path, int8: Path, xs: list[np.ndarray]) -> list[tupl
 
 
 def _fit_budget(src: Path, tmp: Path, manifest: dict[str, Any], batch: int, method: str,
-                eval_set: list[dict[str, Any]], max_drop: float, qdq: str = "conv-inputs") -> dict[str, Any]:
+                eval_set: list[dict[str, Any]], max_drop: float, qdq: str, pre: Preprocess) -> dict[str, Any]:
     """Leave the most sensitive layers in float (1, 2, 4, ... of them) until the Dice drop fits the budget."""
-    xs, gts = _eval_batches(eval_set, manifest, batch)
+    xs, gts = _eval_batches(eval_set, pre, batch)
     res = measure_dice_drop(src, tmp, xs, gts)
     history = [{"excluded": 0, "drop_pp": res["drop_pp"]}]
     ranking = layer_sensitivity(src, tmp, xs)
@@ -450,7 +464,7 @@ def _fit_budget(src: Path, tmp: Path, manifest: dict[str, Any], batch: int, meth
         cache = Path(td) / "ranges.json"  # calibrate once; the trials only change which nodes are quantized
         while res["drop_pp"] > max_drop and len(excluded) < len(ranking):
             excluded = [n for n, _ in ranking[:k]]
-            _quantize_static(src, trial, manifest, batch, method, excluded, cache, qdq)
+            _quantize_static(src, trial, manifest, batch, method, excluded, cache, qdq, pre)
             res = measure_dice_drop(src, trial, xs, gts)
             history.append({"excluded": len(excluded), "drop_pp": res["drop_pp"]})
             k = min(2 * k, len(ranking))

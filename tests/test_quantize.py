@@ -153,8 +153,8 @@ def centred_checkpoint(path: Path, synth_dir: Path) -> Path:
     import torch
     from torch import nn
 
-    from edgeseg.calib import read_image
     from edgeseg.checkpoint import save_checkpoint
+    from edgeseg.data.dataset import read_image
     from edgeseg.data.preprocess import Preprocess
     from edgeseg.models import create_model
 

@@ -62,7 +62,13 @@ def create_model(name: str, in_channels: int | None = None, num_classes: int | N
     info = get_model_info(name)
     c = info.reference_input[0] if in_channels is None else in_channels
     k = info.reference_num_classes if num_classes is None else num_classes
-    model = info.factory(in_channels=c, num_classes=k, **options)
+    try:
+        model = info.factory(in_channels=c, num_classes=k, **options)
+    except TypeError as e:
+        if not options:
+            raise
+        raise EdgesegError(f"{name}: option(s) {', '.join(f'{o}={v!r}' for o, v in options.items())} not accepted "
+                           f"({e}); see the {name} class docstring for its options") from None
     # Recorded so checkpoints/exports can rebuild exactly this network.
     model.edgeseg_config = {"name": name, "in_channels": c, "num_classes": k, "options": dict(options)}
     return model
