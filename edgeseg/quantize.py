@@ -22,6 +22,8 @@ Two INT8 Q/DQ layouts (`qdq=`), same calibration, same symmetric int8 / per-chan
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -170,6 +172,25 @@ class _Reader:
         self.it = iter(self.batches)
 
 
+class _PreprocessHintFilter(logging.Filter):
+    """Drops ONNX Runtime's "Please consider to run pre-processing before quantization" root-logger warning,
+    printed on every call: our graphs come from onnxsim (constant-folded, shapes inferred) and quantize_static
+    infers shapes itself. Every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_preprocess_hint() -> Iterator[None]:
+    root, f = logging.getLogger(), _PreprocessHintFilter()
+    root.addFilter(f)
+    try:
+        yield
+    finally:
+        root.removeFilter(f)
+
+
 def _quantize_static(src: Path, dst: Path, manifest: dict[str, Any], batch: int, method: str,
                      exclude: list[str], calib_cache: Path | None = None, qdq: str = "conv-inputs",
                      pre: Preprocess | None = None) -> None:
@@ -192,10 +213,12 @@ def _quantize_static(src: Path, dst: Path, manifest: dict[str, Any], batch: int,
     extra = qdq_options(qdq)
     if method == "percentile":
         extra["CalibPercentile"] = 99.99
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=QUANT_OPS,
-                    per_channel=True, reduce_range=False, activation_type=QuantType.QInt8,
-                    weight_type=QuantType.QInt8, nodes_to_exclude=list(exclude), calibrate_method=calib_method,
-                    extra_options=extra, **({"calibration_cache_path": str(calib_cache)} if calib_cache else {}))
+    with _without_preprocess_hint():
+        quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ,
+                        op_types_to_quantize=QUANT_OPS, per_channel=True, reduce_range=False,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        nodes_to_exclude=list(exclude), calibrate_method=calib_method, extra_options=extra,
+                        **({"calibration_cache_path": str(calib_cache)} if calib_cache else {}))
     _float_for_other_consumers(dst, keep_output_qdq=qdq == "conv-io")
 
 
