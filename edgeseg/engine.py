@@ -113,11 +113,8 @@ def _upstream_onnx(source: str | Path, precision: str | None, calib: str | None,
     if onnx_precision(onnx_path) != "fp32":
         raise EdgesegError(f"{onnx_path}: graph is already {onnx_precision(onnx_path)}; pass it without "
                            f"--fp16/--int8 (the build takes the graph's precision)")
-    try:
-        from edgeseg import quantize
-    except ImportError:
-        raise EdgesegError("edgeseg.quantize is not available in this checkout; run edgeseg quantize "
-                           "yourself and pass the quantized .onnx") from None
+    from edgeseg import quantize
+
     if precision == "fp16":
         out = quantize.quantize_fp16(onnx_path)
     else:

@@ -291,11 +291,8 @@ def _make_runner(cfg: dict[str, Any]) -> Any:
         return TorchRunner(create_model(art), device=cfg["device"], precision=cfg["precision"],
                            threads=cfg["threads"])
     if backend in ("tensorrt", "tensorrt-rtx"):
-        try:
-            from edgeseg.runtime.trt_runner import TensorRTRunner
-        except ImportError as e:
-            raise EdgesegError(f"{cfg['artifact']}: TensorRT runner unavailable ({e}); install TensorRT "
-                               f"(JetPack) or edgeseg[trt-rtx] and edgeseg[cuda]") from None
+        from edgeseg.runtime.trt_runner import TensorRTRunner  # imports TensorRT itself only when activated
+
         return TensorRTRunner(cfg["artifact"])
     raise EdgesegError(f"unknown backend {backend!r}")
 

@@ -65,10 +65,8 @@ def _scale_to_uint8(a: np.ndarray) -> np.ndarray:
 
 
 def _read_tiff(path: Path) -> np.ndarray | None:
-    try:
-        import tifffile
-    except ImportError:
-        return None
+    import tifffile  # a dependency (also of the Jetson install); imported only for TIFFs PIL cannot read
+
     try:
         a = tifffile.imread(path)
     except Exception:
