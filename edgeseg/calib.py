@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgeseg.artifacts import check_output_path, sha256_file, write_json_atomic
+from edgeseg.artifacts import check_output_path, read_sidecar, sha256_file, write_json_atomic
 from edgeseg.data.dataset import IMAGE_EXTS, check_channels, read_image, read_mask
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.errors import EdgesegError
@@ -155,6 +156,23 @@ def load_calib(name_or_path: str | Path, verify: bool = True) -> dict[str, Any]:
                 raise EdgesegError(f"{f}: changed since calibration set {path} was made (sha256 mismatch); "
                                    f"remake the set with edgeseg calib make")
     return m
+
+
+def model_preprocess(src: Path, shape: list[int | None], manifest: dict[str, Any]) -> Preprocess:
+    """How the ONNX model `src` (input N x C x H x W `shape`, None where dynamic) takes a set's images:
+    channels, normalisation and mask mapping from its sidecar (the checkpoint's, carried by export), size
+    and channels from the graph's input where static.
+
+    A graph without a sidecar falls back to the manifest's recorded preprocessing. A calibration set is a
+    list of images, so one set serves models of any input size (GPU-Net 192x256, UNet# 96x96, ...)."""
+    recorded = (read_sidecar(src) or {}).get("preprocess") or manifest["preprocess"]
+    try:
+        pre = Preprocess.from_dict(recorded)
+    except (KeyError, TypeError, ValueError):
+        raise EdgesegError(f"{src}: its sidecar's preprocessing is damaged; re-export it with edgeseg export"
+                           ) from None
+    c, h, w = shape[1:]
+    return replace(pre, channels=c or pre.channels, height=h or pre.height, width=w or pre.width)
 
 
 def calib_batches(manifest: dict[str, Any], batch: int = 1,

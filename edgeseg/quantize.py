@@ -28,7 +28,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,9 +43,11 @@ from edgeseg.artifacts import (
     sha256_file,
     write_sidecar,
 )
-from edgeseg.data.preprocess import Preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.export import INPUT_NAME, OUTPUT_NAME, load_onnx_checked
+
+if TYPE_CHECKING:
+    from edgeseg.data.preprocess import Preprocess
 
 QUANT_OPS = ["Conv", "ConvTranspose", "Gemm"]
 METHODS = ("minmax", "entropy", "percentile")
@@ -137,24 +139,6 @@ def _input_shape(model) -> list[int | None]:
     return [d.dim_value if d.dim_value > 0 else None for d in inp[0].type.tensor_type.shape.dim]
 
 
-def model_preprocess(src: Path, shape: list[int | None], manifest: dict[str, Any]) -> Preprocess:
-    """How the model being quantized takes its images: channels, normalisation and mask mapping from its
-    sidecar (the checkpoint's, carried by export), size and channels from the graph's input where static.
-
-    A graph without a sidecar falls back to the manifest's recorded preprocessing. A calibration set is a
-    list of images, so one set serves models of any input size (GPU-Net 192x256, UNet# 96x96, ...)."""
-    from dataclasses import replace
-
-    recorded = (read_sidecar(src) or {}).get("preprocess") or manifest["preprocess"]
-    try:
-        pre = Preprocess.from_dict(recorded)
-    except (KeyError, TypeError, ValueError):
-        raise EdgesegError(f"{src}: its sidecar's preprocessing is damaged; re-export it with edgeseg export"
-                           ) from None
-    c, h, w = shape[1:]
-    return replace(pre, channels=c or pre.channels, height=h or pre.height, width=w or pre.width)
-
-
 class _Reader:
     """onnxruntime CalibrationDataReader over the manifest's preprocessed images."""
 
@@ -192,8 +176,7 @@ def _without_preprocess_hint() -> Iterator[None]:
 
 
 def _quantize_static(src: Path, dst: Path, manifest: dict[str, Any], batch: int, method: str,
-                     exclude: list[str], calib_cache: Path | None = None, qdq: str = "conv-inputs",
-                     pre: Preprocess | None = None) -> None:
+                     exclude: list[str], calib_cache: Path | None, qdq: str, pre: Preprocess) -> None:
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -202,7 +185,7 @@ def _quantize_static(src: Path, dst: Path, manifest: dict[str, Any], batch: int,
         quantize_static,
     )
 
-    reader = _Reader(manifest, batch, pre or Preprocess.from_dict(manifest["preprocess"]))
+    reader = _Reader(manifest, batch, pre)
 
     class Reader(CalibrationDataReader):
         def get_next(self):  # noqa: ANN201
@@ -295,7 +278,7 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     With `max_dice_drop` (percentage points) and `data`, the Dice drop vs the FP32 graph is measured on
     held-out images and the most sensitive layers are left in float until the drop is within budget.
     """
-    from edgeseg.calib import load_calib
+    from edgeseg.calib import load_calib, model_preprocess
 
     if method not in METHODS:
         raise EdgesegError(f"unknown calibration method {method!r}; use one of {', '.join(METHODS)}")
@@ -305,7 +288,7 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     manifest = calib if isinstance(calib, dict) else load_calib(calib, verify=True)
     shape = _input_shape(model)
     carried = _carry(src)  # reads the source's sidecar: a damaged one fails before any work
-    pre = model_preprocess(src, shape, manifest)
+    pre = model_preprocess(src, shape, manifest)  # the model's size/normalisation, not the manifest's
     batch = shape[0] or 1
     if len(manifest["images"]) < batch:
         raise EdgesegError(f"{manifest['manifest_path']}: {len(manifest['images'])} images, fewer than the "
@@ -330,7 +313,7 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     excluded: list[str] = []
     budget: dict[str, Any] | None = None
     with atomic_path(out) as tmp:
-        _quantize_static(src, tmp, manifest, batch, method, excluded, qdq=qdq, pre=pre)
+        _quantize_static(src, tmp, manifest, batch, method, excluded, None, qdq, pre)
         if eval_set is not None:
             budget = _fit_budget(src, tmp, manifest, batch, method, eval_set, float(max_dice_drop), qdq, pre)
             excluded = budget["excluded_nodes"]

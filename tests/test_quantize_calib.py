@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from edgeseg.artifacts import read_sidecar
-from edgeseg.calib import calib_batches, load_calib, make_calib
+from edgeseg.calib import calib_batches, load_calib, make_calib, model_preprocess
 from edgeseg.cli import main
 from edgeseg.data.synth import make_synthetic
 from edgeseg.errors import EdgesegError
 from edgeseg.export import export_onnx
-from edgeseg.quantize import _PreprocessHintFilter, model_preprocess, quantize_int8
+from edgeseg.quantize import _PreprocessHintFilter, quantize_int8
 
 
 @pytest.fixture(scope="module")
