@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from edgeseg.errors import EdgesegError
+
 SIDECAR_SUFFIX = ".json"
 
 
@@ -46,6 +48,22 @@ def current_umask() -> int:
     return mask
 
 
+def check_output_path(path: str | Path) -> None:
+    """Refuse an output path that cannot be written before any work is done: its nearest existing ancestor
+    must be a writable folder (a file there, e.g. `--out FILE/x.onnx`, is the usual mistake)."""
+    path = Path(path)
+    if path.is_dir():
+        raise EdgesegError(f"{path}: is a folder; pass a file path for the output")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise EdgesegError(f"{parent}: is a file, not a folder, so {path} cannot be created; choose another "
+                           f"output path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise EdgesegError(f"{parent}: not writable, so {path} cannot be created; choose another output path")
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds.
@@ -54,8 +72,13 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     mkstemp's private 0600: an engine or ONNX file is read by other users and by containers with another uid.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    check_output_path(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    except OSError as e:
+        raise EdgesegError(f"{final.parent}: cannot create the output folder ({e.strerror}); "
+                           f"choose another output path") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -83,13 +106,19 @@ def sidecar_path(artifact: str | Path) -> Path:
 
 
 def read_sidecar(artifact: str | Path) -> dict[str, Any] | None:
+    """The sidecar's JSON object; None if there is none. An unreadable one is an error naming it."""
     p = sidecar_path(artifact)
     if not p.exists():
         return None
     try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError:
-        return None
+        meta = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EdgesegError(f"{p}: unreadable sidecar ({type(e).__name__}); delete it and re-create "
+                           f"{Path(artifact).name} with the edgeseg command that made it") from None
+    if not isinstance(meta, dict):
+        raise EdgesegError(f"{p}: sidecar is JSON but not an object ({type(meta).__name__}); delete it and "
+                           f"re-create {Path(artifact).name} with the edgeseg command that made it")
+    return meta
 
 
 def write_sidecar(artifact: str | Path, meta: dict[str, Any]) -> Path:
@@ -104,7 +133,10 @@ def write_sidecar(artifact: str | Path, meta: dict[str, Any]) -> Path:
 def reuse_if_fresh(artifact: str | Path, key: str) -> dict[str, Any] | None:
     """Return the sidecar if `artifact` exists, was made from inputs with this `key`, and is unchanged."""
     artifact = Path(artifact)
-    meta = read_sidecar(artifact)
+    try:
+        meta = read_sidecar(artifact)
+    except EdgesegError:  # a damaged sidecar of an output: rebuild (both are overwritten)
+        return None
     if not artifact.exists() or meta is None or meta.get("cache_key") != key:
         return None
     if meta.get("sha256") != sha256_file(artifact):

@@ -1,6 +1,10 @@
 """Calibration sets: a JSON manifest (`calib/NAME.json`) of chosen images + their sha256, the
 preprocessing and the seed, so INT8 calibration is reproducible and a changed image is detected.
 
+A set names images, not tensors: the quantizer preprocesses them as the model being quantized records
+(size, channels, normalisation), so one set serves every model of a data set; the recorded preprocessing
+is the default for a model that records none.
+
 Selection is deterministic and covers the data: images are sorted by the foreground fraction of their mask
 and split into `n` equal strata; the seeded RNG picks one image per stratum (random if no masks).
 """
@@ -10,53 +14,23 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgeseg.artifacts import sha256_file, write_json_atomic
+from edgeseg.artifacts import check_output_path, read_sidecar, sha256_file, write_json_atomic
+from edgeseg.data.dataset import IMAGE_EXTS, check_channels, read_image, read_mask
+from edgeseg.data.preprocess import Preprocess
 from edgeseg.errors import EdgesegError
 
 SCHEMA = "edgeseg-calib/1"
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 def calib_dir() -> Path:
     """Where named calibration sets live (`calib/` in the repo; override with EDGESEG_CALIB_DIR)."""
     return Path(os.environ.get("EDGESEG_CALIB_DIR", "calib"))
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """uint8 HxW or HxWxC. Uses the data package's loader when present, else PIL / tifffile."""
-    try:
-        from edgeseg.data.dataset import read_image as data_read_image  # the data package's loader
-    except ImportError:
-        data_read_image = None
-    if data_read_image is not None:
-        try:
-            return np.asarray(data_read_image(path))
-        except EdgesegError:
-            raise
-        except Exception:  # noqa: BLE001 - fall back to PIL/tifffile below
-            pass
-    from PIL import Image
-
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            arr = np.asarray(im)
-    except Exception:  # noqa: BLE001 - multi-page / float TIFFs PIL cannot read
-        try:
-            import tifffile
-
-            arr = np.asarray(tifffile.imread(path))
-        except Exception as e:  # noqa: BLE001
-            raise EdgesegError(f"{path}: cannot read image ({type(e).__name__}); replace or remove it") from None
-    if arr.dtype != np.uint8:
-        a = arr.astype(np.float64)
-        arr = (255 * (a - a.min()) / max(a.max() - a.min(), 1e-12)).astype(np.uint8)
-    return arr
 
 
 def _list_pairs(data: Path) -> list[tuple[Path, Path | None]]:
@@ -94,8 +68,6 @@ def make_calib(data: str | Path, n: int = 128, name: str | None = None, out: str
     With a checkpoint that records its train/val/test split, only images of `split` (default: the training
     split) are candidates, so calibration never sees the images the artifacts are later scored on.
     """
-    from edgeseg.data.preprocess import Preprocess
-
     data = Path(data)
     if not data.is_dir():
         raise EdgesegError(f"{data}: no such data directory; pass --data DIR with images/ and masks/")
@@ -104,6 +76,7 @@ def make_calib(data: str | Path, n: int = 128, name: str | None = None, out: str
             raise EdgesegError("calib make needs --name NAME (written to calib/NAME.json) or an output path")
         out = calib_dir() / f"{name}.json"
     out = Path(out)
+    check_output_path(out)
     pairs = _list_pairs(data)
     payload, where = None, ""
     if checkpoint is not None:
@@ -134,8 +107,10 @@ def make_calib(data: str | Path, n: int = 128, name: str | None = None, out: str
         source = {"checkpoint": None}
     fg: list[float | None] = []
     for _, m in pairs:
-        fg.append(None if m is None else float((read_image(m) > 0).mean()))
+        fg.append(None if m is None else float((read_mask(m) > 0).mean()))
     chosen = _select(fg, n, seed)
+    for i in chosen:  # a set that cannot be read fails here, not later inside calibration
+        read_image(pairs[i][0])
     root_rel = os.path.relpath(data.resolve(), out.resolve().parent)
     images = [{"path": os.path.relpath(pairs[i][0].resolve(), data.resolve()), "sha256": sha256_file(pairs[i][0]),
                "foreground": fg[i]} for i in chosen]
@@ -158,9 +133,15 @@ def load_calib(name_or_path: str | Path, verify: bool = True) -> dict[str, Any]:
         raise EdgesegError(f"{path}: not a JSON calibration manifest; remake it with edgeseg calib make") from None
     if not isinstance(m, dict) or m.get("schema") != SCHEMA:
         raise EdgesegError(f"{path}: not an edgeseg calibration manifest ({SCHEMA}); remake it")
+    if not (isinstance(m.get("data_root"), str) and isinstance(m.get("preprocess"), dict)
+            and isinstance(m.get("images"), list) and m["images"]
+            and all(isinstance(i, dict) and isinstance(i.get("path"), str) and isinstance(i.get("sha256"), str)
+                    for i in m["images"])):
+        raise EdgesegError(f"{path}: damaged calibration manifest (data_root, preprocess or images missing); "
+                           f"remake it with edgeseg calib make")
     root = Path(m["data_root"])
     if not root.is_absolute():
-        root = (path.resolve().parent / root)
+        root = Path(os.path.normpath(path.resolve().parent / root))
     if not root.is_dir() and Path(m.get("data_root_abs", "")).is_dir():
         root = Path(m["data_root_abs"])
     m["root"] = str(root)
@@ -177,15 +158,34 @@ def load_calib(name_or_path: str | Path, verify: bool = True) -> dict[str, Any]:
     return m
 
 
-def calib_batches(manifest: dict[str, Any], batch: int = 1) -> Iterator[np.ndarray]:
-    """float32 N x C x H x W batches, preprocessed as recorded; the last short batch is dropped if batch > 1."""
-    from edgeseg.data.preprocess import Preprocess
+def model_preprocess(src: Path, shape: list[int | None], manifest: dict[str, Any]) -> Preprocess:
+    """How the ONNX model `src` (input N x C x H x W `shape`, None where dynamic) takes a set's images:
+    channels, normalisation and mask mapping from its sidecar (the checkpoint's, carried by export), size
+    and channels from the graph's input where static.
 
-    pre = Preprocess.from_dict(manifest["preprocess"])
+    A graph without a sidecar falls back to the manifest's recorded preprocessing. A calibration set is a
+    list of images, so one set serves models of any input size (GPU-Net 192x256, UNet# 96x96, ...)."""
+    recorded = (read_sidecar(src) or {}).get("preprocess") or manifest["preprocess"]
+    try:
+        pre = Preprocess.from_dict(recorded)
+    except (KeyError, TypeError, ValueError):
+        raise EdgesegError(f"{src}: its sidecar's preprocessing is damaged; re-export it with edgeseg export"
+                           ) from None
+    c, h, w = shape[1:]
+    return replace(pre, channels=c or pre.channels, height=h or pre.height, width=w or pre.width)
+
+
+def calib_batches(manifest: dict[str, Any], batch: int = 1,
+                  preprocess: Preprocess | None = None) -> Iterator[np.ndarray]:
+    """float32 N x C x H x W batches, preprocessed as `preprocess` (the model's; default: as the manifest
+    records); the last short batch is dropped if batch > 1. A colour image for a 1-channel model is refused."""
+    pre = preprocess or Preprocess.from_dict(manifest["preprocess"])
     root = Path(manifest["root"])
     buf: list[np.ndarray] = []
     for item in manifest["images"]:
-        buf.append(pre.image(read_image(root / item["path"])))
+        img = read_image(root / item["path"])
+        check_channels(img, pre.channels, root / item["path"])
+        buf.append(pre.image(img))
         if len(buf) == batch:
             yield np.stack(buf).astype(np.float32)
             buf = []

@@ -39,6 +39,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise EdgesegError(f"{path}: not an edgeseg checkpoint (format {FORMAT} expected); "
                            f"train with edgeseg train")
+    cfg = payload.get("model")
+    if not (isinstance(cfg, dict) and isinstance(cfg.get("name"), str) and isinstance(cfg.get("options", {}), dict)
+            and isinstance(payload.get("state_dict"), dict)):
+        raise EdgesegError(f"{path}: damaged edgeseg checkpoint (no model config or weights); "
+                           f"re-save it with edgeseg train")
     return payload
 
 
@@ -47,6 +52,16 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     from edgeseg.models import rebuild_model
 
     payload = read_checkpoint(path)
-    model = rebuild_model(payload["model"])
-    model.load_state_dict(payload["state_dict"])
+    cfg = payload["model"]
+    try:
+        model = rebuild_model({"in_channels": None, "num_classes": None, **cfg})
+    except (EdgesegError, TypeError, ValueError) as e:  # a name or options this version does not have
+        raise EdgesegError(f"{path}: cannot rebuild its {cfg['name']} network ({str(e).splitlines()[0][:160]}); "
+                           f"retrain it with this edgeseg version") from None
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except (RuntimeError, TypeError, ValueError) as e:  # shapes/keys differ from the recorded network
+        first = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), type(e).__name__)
+        raise EdgesegError(f"{path}: its weights do not fit its {cfg['name']} network ({first[:200]}); "
+                           f"re-save it with edgeseg train") from None
     return model.eval(), payload

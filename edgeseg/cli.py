@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from edgeseg import __version__
 from edgeseg.errors import EdgesegError
@@ -29,8 +30,17 @@ COMMAND_MODULES = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the house error format: one line naming the option and where the fix is, exit code 2.
+
+    (argparse's own prints the whole usage block first; sub-parsers inherit this class.)"""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgeseg", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="edgeseg", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"edgeseg {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:

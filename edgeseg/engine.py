@@ -19,6 +19,7 @@ from edgeseg import trt_compat as tc
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    check_output_path,
     code_identity,
     default_cache_dir,
     library_versions,
@@ -57,9 +58,12 @@ def _upstream_onnx(source: str | Path, precision: str | None, calib: str | None,
     """Run (or reuse, each step caches by content hash) export -> FP16/INT8. Returns (onnx, precision, steps)."""
     src = Path(str(source))
     steps: dict[str, Any] = {}
+    if src.suffix in (".engine", ".plan", ".trt"):
+        raise EdgesegError(f"{src}: already an engine; pass the model name, checkpoint or ONNX file it came from")
     if src.suffix == ".onnx":
         if not src.is_file():
             raise EdgesegError(f"{src}: no such ONNX file; create it with edgeseg export")
+        read_sidecar(src)  # a damaged sidecar is an error now, not when the engine is opened later
         onnx_path = src
     else:
         from edgeseg.export import export_onnx
@@ -160,6 +164,8 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
         raise EdgesegError(f"--batch must be >= 1, got {batch}")
     if precision == "int8" and not calib:
         raise EdgesegError("--int8 needs --calib NAME (a calibration set: edgeseg calib make --name NAME)")
+    if out is not None:
+        check_output_path(out)  # before the (slow) upstream steps
     flavour = tc.resolve_flavour(backend)
     trt = tc.import_trt(flavour)  # fail before the (slow) upstream steps if TensorRT is missing
     version = tc.trt_version(trt)

@@ -19,6 +19,7 @@ from torch import nn
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    check_output_path,
     code_identity,
     default_cache_dir,
     library_versions,
@@ -87,7 +88,7 @@ def _check_inputs(desc: dict[str, Any], shape: tuple[int, int, int, int]) -> tup
         root = desc.get("data") or (split.get("root") if isinstance(split, dict) else None)
         files = split.get("test") or split.get("val") or split.get("train") if isinstance(split, dict) else None
         if root and files and desc.get("preprocess"):
-            from edgeseg.calib import read_image
+            from edgeseg.data.dataset import read_image
 
             pre = Preprocess.from_dict(desc["preprocess"])
             imgs = []
@@ -182,6 +183,7 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
     if out is None:
         out = default_cache_dir() / "onnx" / f"{name}-{size[0]}x{size[1]}-b{batch}-op{opset}-{key}.onnx"
     out = Path(out)
+    check_output_path(out)
     if desc["weights"] == "random-init":
         print(f"edgeseg: WARNING: exporting {name} with freshly initialised (random, seed {RANDOM_INIT_SEED}) "
               f"weights, not a trained checkpoint", file=sys.stderr)

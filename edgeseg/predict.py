@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from edgeseg.artifacts import atomic_path
+from edgeseg.artifacts import atomic_path, check_output_path
 from edgeseg.data.dataset import LabelMap, check_channels, label_map_of, read_image
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import labels_from_logits
@@ -50,6 +50,7 @@ def predict(artifact: str | Path, images: list[str | Path], out: str | Path, *, 
     dup = sorted({s for s in stems if stems.count(s) > 1})
     if dup:
         raise EdgesegError(f"predict: several images share the name {dup[0]!r}; their outputs would collide")
+    check_output_path(Path(out) / "masks" / f"{stems[0]}.png")
     art = open_artifact(artifact, device=device, threads=threads)
     pp = art.preprocess
     lm = label_map_of(pp) or LabelMap(((0, 0), (255, 1)), 1)

@@ -22,16 +22,19 @@ Two INT8 Q/DQ layouts (`qdq=`), same calibration, same symmetric int8 / per-chan
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgeseg.artifacts import (
     atomic_path,
     cache_key,
+    check_output_path,
     code_identity,
     default_cache_dir,
     library_versions,
@@ -44,6 +47,9 @@ from edgeseg.errors import EdgesegError
 from edgeseg.export import load_onnx_checked
 from edgeseg.graph import graph_input, graph_precision
 from edgeseg.names import INPUT_NAME
+
+if TYPE_CHECKING:
+    from edgeseg.data.preprocess import Preprocess
 
 QUANT_OPS = ["Conv", "ConvTranspose", "Gemm"]
 METHODS = ("minmax", "entropy", "percentile")
@@ -103,10 +109,12 @@ def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
 
     src = Path(onnx_path)
     model = load_onnx_checked(src)
+    carried = _carry(src)  # reads the source's sidecar: a damaged one fails before any work
     key = cache_key({"step": "fp16", "source_sha256": sha256_file(src), "keep_fp32": FP16_KEEP_FP32,
                      "versions": library_versions(), "onnxconverter_common": _converter_version(),
                      "code": code_identity()})
     out = _out_path("fp16", src, key, out)
+    check_output_path(out)
     if reuse_if_fresh(out, key) is not None:
         return out
     try:
@@ -128,7 +136,7 @@ def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
                         "source": {"path": str(src), "sha256": sha256_file(src)},
                         "kept_fp32_ops": block, "io_dtype": "float32",
                         "versions": {**library_versions(), "onnxconverter-common": _converter_version()},
-                        **_carry(src)})
+                        **carried})
     return out
 
 
@@ -140,23 +148,13 @@ def _carry(src: Path) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------------- INT8
 
-def _check_calib_fits(manifest: dict[str, Any], shape: list[int | None], src: Path) -> None:
-    pre = manifest["preprocess"]
-    want = shape[1:]
-    got = [int(pre["channels"]), int(pre["height"]), int(pre["width"])]
-    if any(w is not None and w != g for w, g in zip(want, got, strict=True)):
-        raise EdgesegError(f"{manifest['manifest_path']}: calibration images are {got[0]}x{got[1]}x{got[2]} "
-                           f"(CxHxW) but {src} takes {'x'.join(str(w) for w in want)}; make a calibration set "
-                           f"with --size/--channels matching the model (or --from-checkpoint)")
-
-
 class _Reader:
     """onnxruntime CalibrationDataReader over the manifest's preprocessed images."""
 
-    def __init__(self, manifest: dict[str, Any], batch: int) -> None:
+    def __init__(self, manifest: dict[str, Any], batch: int, pre: Preprocess) -> None:
         from edgeseg.calib import calib_batches
 
-        self.batches = list(calib_batches(manifest, batch))
+        self.batches = list(calib_batches(manifest, batch, pre))
         self.it: Iterator[np.ndarray] = iter(self.batches)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
@@ -167,8 +165,27 @@ class _Reader:
         self.it = iter(self.batches)
 
 
+class _PreprocessHintFilter(logging.Filter):
+    """Drops ONNX Runtime's "Please consider to run pre-processing before quantization" root-logger warning,
+    printed on every call: our graphs come from onnxsim (constant-folded, shapes inferred) and quantize_static
+    infers shapes itself. Every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_preprocess_hint() -> Iterator[None]:
+    root, f = logging.getLogger(), _PreprocessHintFilter()
+    root.addFilter(f)
+    try:
+        yield
+    finally:
+        root.removeFilter(f)
+
+
 def _quantize_static(src: Path, dst: Path, manifest: dict[str, Any], batch: int, method: str,
-                     exclude: list[str], calib_cache: Path | None = None, qdq: str = "conv-inputs") -> None:
+                     exclude: list[str], calib_cache: Path | None, qdq: str, pre: Preprocess) -> None:
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -177,7 +194,7 @@ def _quantize_static(src: Path, dst: Path, manifest: dict[str, Any], batch: int,
         quantize_static,
     )
 
-    reader = _Reader(manifest, batch)
+    reader = _Reader(manifest, batch, pre)
 
     class Reader(CalibrationDataReader):
         def get_next(self):  # noqa: ANN201
@@ -188,10 +205,12 @@ def _quantize_static(src: Path, dst: Path, manifest: dict[str, Any], batch: int,
     extra = qdq_options(qdq)
     if method == "percentile":
         extra["CalibPercentile"] = 99.99
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=QUANT_OPS,
-                    per_channel=True, reduce_range=False, activation_type=QuantType.QInt8,
-                    weight_type=QuantType.QInt8, nodes_to_exclude=list(exclude), calibrate_method=calib_method,
-                    extra_options=extra, **({"calibration_cache_path": str(calib_cache)} if calib_cache else {}))
+    with _without_preprocess_hint():
+        quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ,
+                        op_types_to_quantize=QUANT_OPS, per_channel=True, reduce_range=False,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        nodes_to_exclude=list(exclude), calibrate_method=calib_method, extra_options=extra,
+                        **({"calibration_cache_path": str(calib_cache)} if calib_cache else {}))
     _float_for_other_consumers(dst, keep_output_qdq=qdq == "conv-io")
 
 
@@ -270,7 +289,7 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     left in float until the drop is within budget. A budget that cannot be met writes nothing and raises,
     unless `keep_over_budget` (then the sidecar's dice_budget says within_budget: false, kept_over_budget).
     """
-    from edgeseg.calib import load_calib
+    from edgeseg.calib import load_calib, model_preprocess
 
     if method not in METHODS:
         raise EdgesegError(f"unknown calibration method {method!r}; use one of {', '.join(METHODS)}")
@@ -283,7 +302,8 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     model = load_onnx_checked(src)
     manifest = calib if isinstance(calib, dict) else load_calib(calib, verify=True)
     shape = graph_input(model.graph, src)[1]
-    _check_calib_fits(manifest, shape, src)
+    carried = _carry(src)  # reads the source's sidecar: a damaged one fails before any work
+    pre = model_preprocess(src, shape, manifest)  # the model's size/normalisation, not the manifest's
     batch = shape[0] or 1
     if len(manifest["images"]) < batch:
         raise EdgesegError(f"{manifest['manifest_path']}: {len(manifest['images'])} images, fewer than the "
@@ -296,25 +316,26 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     key_in = {"step": "int8", "source_sha256": sha256_file(src), "calib_sha256": manifest["manifest_sha256"],
               "method": method, "options": options, "ops": QUANT_OPS, "max_dice_drop": max_dice_drop,
               "eval": es.sha256 if es else None, "versions": library_versions(),
-              "code": code_identity()}
+              "code": code_identity(), "calib_preprocess": pre.to_dict()}
     if qdq != "conv-inputs":  # the default's key (and cached files) stay what they were before layouts existed
         key_in["qdq"] = qdq
     if keep_over_budget:
         key_in["keep_over_budget"] = True
     key = cache_key(key_in)
     out = _out_path("int8", src, key, out, "" if qdq == "conv-inputs" else "-convio")
+    check_output_path(out)
     if reuse_if_fresh(out, key) is not None:
         return out
 
     excluded: list[str] = []
     budget: dict[str, Any] | None = None
     with atomic_path(out) as tmp:
-        _quantize_static(src, tmp, manifest, batch, method, excluded, qdq=qdq)
+        _quantize_static(src, tmp, manifest, batch, method, excluded, None, qdq, pre)
         if es is not None:
             from edgeseg import dice_budget
 
             def requantize(nodes: list[str], cache: Path, dst: Path) -> None:
-                _quantize_static(src, dst, manifest, batch, method, nodes, cache, qdq)
+                _quantize_static(src, dst, manifest, batch, method, nodes, cache, qdq, pre)
 
             budget = dice_budget.fit_budget(src, tmp, es, float(max_dice_drop), batch, QUANT_OPS, requantize)
             excluded = budget["excluded_nodes"]
@@ -332,9 +353,9 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
         "kind": "onnx-int8-qdq", "cache_key": key, "precision": "int8",
         "source": {"path": str(src), "sha256": sha256_file(src)},
         "calib": {"manifest": manifest["manifest_path"], "sha256": manifest["manifest_sha256"],
-                  "n": len(manifest["images"]), "seed": manifest.get("seed")},
+                  "n": len(manifest["images"]), "seed": manifest.get("seed"), "preprocess": pre.to_dict()},
         "method": method, "qdq_layout": qdq,
         "options": {"format": "QDQ", "activation": "QInt8 symmetric", "weight": "QInt8 symmetric",
                     "per_channel": True, "op_types": QUANT_OPS, "extra_options": options},
-        "float_nodes": excluded, "dice_budget": budget, "versions": library_versions(), **_carry(src)})
+        "float_nodes": excluded, "dice_budget": budget, "versions": library_versions(), **carried})
     return out

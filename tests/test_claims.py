@@ -28,7 +28,6 @@ from edgeseg.cli import main
 from edgeseg.errors import EdgesegError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "claims_results"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 # Exact verdicts on the hand-written fixture (MODELS.md's computed counts + made-up latencies). The fixture has
 # no campaign folder, so every trained-accuracy claim is "inconclusive at this budget" (campaign pending): the
@@ -91,11 +90,11 @@ def test_papers_files_valid_and_cover_the_issue():
     assert all(c["test"]["reason"].strip() for c in claims if c["id"] in untestable)
 
 
-def test_quotes_are_exact_text_from_the_sources():
+def test_quotes_are_exact_text_from_the_sources(shared: Path):
     """Every quote occurs verbatim (modulo whitespace and bold markup) in the seed paper text or MODELS.md."""
     texts = {f"seeds/{p.name}": normalize_quote(p.read_text(encoding="utf-8"))
-             for p in (SHARED / "seeds").glob("*.txt")}
-    texts["MODELS.md"] = normalize_quote((SHARED / "MODELS.md").read_text(encoding="utf-8"))
+             for p in (shared / "seeds").glob("*.txt")}
+    texts["MODELS.md"] = normalize_quote((shared / "MODELS.md").read_text(encoding="utf-8"))
     for c in all_claims():
         assert c["quote_source"] in texts, (c["id"], c["quote_source"])
         assert normalize_quote(c["quote"]) in texts[c["quote_source"]], c["id"]

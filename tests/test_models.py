@@ -216,6 +216,31 @@ def test_unknown_model_lists_valid_names() -> None:
         assert name in str(e.value)
 
 
+def test_registry_named_factories_and_decorator() -> None:
+    from edgeseg.models import registry
+
+    for name in list_models():  # timm style: each network is a named factory function, no lambdas
+        fn = get_model_info(name).factory
+        assert fn.__name__ == name and fn.__doc__, name
+    before = dict(registry._REGISTRY)
+    try:
+        @registry.register_model(summary="test net", reference_input=(1, 16, 16))
+        def _probe_net(in_channels: int, num_classes: int, **kw):
+            return torch.nn.Conv2d(in_channels, num_classes, 1, **kw)
+
+        assert callable(_probe_net) and _probe_net.__name__ == "_probe_net"  # returned unchanged
+        m = create_model("_probe_net")
+        assert m.edgeseg_config == {"name": "_probe_net", "in_channels": 1, "num_classes": 1, "options": {}}
+        assert get_model_info("_probe_net").summary == "test net"
+        with pytest.raises(ValueError, match="registered twice"):
+            registry.register_model(name="_probe_net", summary="x", reference_input=(1, 16, 16))(_probe_net)
+        with pytest.raises(EdgesegError, match=r"_probe_net: option\(s\) bogus=1 not accepted"):
+            create_model("_probe_net", bogus=1)
+    finally:
+        registry._REGISTRY.clear()
+        registry._REGISTRY.update(before)
+
+
 def test_ulite_rejects_sizes_not_multiple_of_32() -> None:
     with pytest.raises(EdgesegError, match="32"):
         check_input_size("ulite", 48, 64)

@@ -140,8 +140,8 @@ def centred_checkpoint(path: Path, synth_dir: Path) -> Path:
     import torch
     from torch import nn
 
-    from edgeseg.calib import read_image
     from edgeseg.checkpoint import save_checkpoint
+    from edgeseg.data.dataset import read_image
     from edgeseg.data.preprocess import Preprocess
     from edgeseg.models import create_model
 
@@ -171,7 +171,7 @@ def test_dice_budget_leaves_sensitive_layers_in_float(tiny, synth, tmp_path: Pat
     assert out.is_file()
 
 
-def test_bad_onnx_and_mismatched_calib(tiny, synth, tmp_path: Path) -> None:
+def test_bad_onnx_and_mismatched_calib(tiny, tmp_path: Path) -> None:
     fp32, calib = tiny
     bad = tmp_path / "trunc.onnx"
     bad.write_bytes(fp32.read_bytes()[: 5000])
@@ -180,13 +180,8 @@ def test_bad_onnx_and_mismatched_calib(tiny, synth, tmp_path: Path) -> None:
         with pytest.raises(EdgesegError, match="trunc.onnx"):
             fn(out)
         assert not out.exists()
-    gray = make_calib(synth[1], n=4, out=tmp_path / "gray.json", size=(64, 64), channels=1)
-    with pytest.raises(EdgesegError, match=r"gray\.json.*1x64x64.*3x64x64"):
-        quantize_int8(fp32, gray, tmp_path / "y.onnx")
-    small = make_calib(synth[3], n=4, out=tmp_path / "small.json", size=(32, 32), channels=3)
-    with pytest.raises(EdgesegError, match=r"small\.json"):
-        quantize_int8(fp32, small, tmp_path / "y.onnx")
-    assert not (tmp_path / "y.onnx").exists() and not (tmp_path / "y.onnx.json").exists()
+    # A calibration set of another size or channel count is no mismatch: the quantizer preprocesses its images
+    # as the model records (tests/test_quantize_calib.py), and refuses only colour images for a gray model.
 
 
 def test_cli_quantize(tiny, tmp_path: Path, capsys) -> None:

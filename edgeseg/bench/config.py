@@ -68,6 +68,10 @@ def precheck(cfg: dict[str, Any]) -> None:
         from edgeseg.models import get_model_info
 
         get_model_info(str(art))  # unknown name -> clear error with the valid names
+    elif backend == "pytorch" and art:
+        from edgeseg.checkpoint import load_checkpoint
+
+        load_checkpoint(str(art))  # a damaged checkpoint, or weights that do not fit: one line, before any row
     if backend in ("tensorrt", "tensorrt-rtx"):
         from edgeseg.bench.env import has_nvidia_gpu
 

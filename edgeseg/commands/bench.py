@@ -139,6 +139,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise EdgesegError("--all goes with --model NAME (the matrix); for one artifact use --engine/--onnx/--torch")
     if args.iters is not None and args.iters < 1 or args.warmup < 0 or (args.seconds is not None and args.seconds <= 0):
         raise EdgesegError("need --iters >= 1, --warmup >= 0 and --seconds > 0")
+    if args.json:
+        from edgeseg.artifacts import check_output_path
+
+        check_output_path(args.json)
     command = _command_line(args)
     if args.all and (args.image_size or inference_args.mode(args)):
         raise EdgesegError("--image-size/--tile/--resize: per-image figures are measured for one artifact "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from edgeseg.commands import inference_args
+from edgeseg.commands import inference_args, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--split-file", help="split.json of the training run (for artifacts that do not record one)")
     e.add_argument("--foreground", help="override the recorded mask mapping (see edgeseg train --help)")
     e.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="for .pt checkpoints")
-    e.add_argument("--threads", type=int, help="CPU threads for the backend")
-    e.add_argument("--batch", type=int, default=8, help="images per inference call (dynamic-batch artifacts)")
+    e.add_argument("--threads", type=positive_int, help="CPU threads for the backend")
+    e.add_argument("--batch", type=positive_int, default=8, help="images per inference call (dynamic-batch artifacts)")
     e.add_argument("--native", action="store_true",
                    help="score at each image's own size (as predict writes; by --tile or --resize, default: "
                         "the training regime's) instead of the model input size")
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=positive_int)
     inference_args.add(p)
     p.set_defaults(func=run_predict)
 
@@ -49,8 +49,11 @@ SUMMARY_KEYS = ("dice", "iou", "accuracy", "precision", "recall", "dice_pooled",
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from edgeseg.artifacts import check_output_path
     from edgeseg.evaluate import evaluate_artifact, write_csv
 
+    if args.csv:
+        check_output_path(args.csv)
     res = evaluate_artifact(args.artifact, args.data, split=args.split, split_file=args.split_file,
                             foreground=args.foreground, device=args.device, threads=args.threads, batch=args.batch,
                             native=args.native, mode=inference_args.mode(args), tiling=inference_args.spec(args),

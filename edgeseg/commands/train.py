@@ -58,8 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from edgeseg.artifacts import check_output_path
     from edgeseg.train import train
 
+    check_output_path(Path(args.out) / "best.pt")  # RUN_DIR: a file there, or under a file, is refused
     if not args.resume and (args.model is None or args.data is None):
         raise EdgesegError("train: MODEL and --data are required (or --resume an existing --out)")
     opts: dict[str, Any] = {"model": args.model, "data": args.data, "epochs": args.epochs, "batch": args.batch,

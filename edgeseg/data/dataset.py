@@ -65,10 +65,8 @@ def _scale_to_uint8(a: np.ndarray) -> np.ndarray:
 
 
 def _read_tiff(path: Path) -> np.ndarray | None:
-    try:
-        import tifffile
-    except ImportError:
-        return None
+    import tifffile  # a dependency (also of the Jetson install); imported only for TIFFs PIL cannot read
+
     try:
         a = tifffile.imread(path)
     except Exception:
@@ -172,10 +170,21 @@ class LabelMap:
         return ",".join(f"{r}:{c}" for r, c in self.table)
 
 
+class MaskValues(set):
+    """The raw values seen in a folder's masks, remembering the first mask file that holds each value
+    (so an unexpected value is reported with the file to fix)."""
+
+    def __init__(self, values: Iterable[int] = (), files: dict[int, Path] | None = None) -> None:
+        super().__init__(values)
+        self.files: dict[int, Path] = dict(files or {})
+
+
 def parse_foreground(spec: str | None, values: set[int]) -> LabelMap:
     """Build the label map from `--foreground` and the raw values seen in the masks.
 
-    auto (default): {0,255} or {0,1} -> the nonzero value is foreground; other small sets -> label map.
+    auto (default): {0,255} or {0,1} -> the nonzero value is foreground; values all below MAX_CLASSES ->
+    a label map of class indices; anything else (a stray 7 among 0/255, or 0/128/255) is an error naming
+    a mask that holds the odd value, since guessing would silently train the wrong classes.
     invert: binary, 0 is foreground (ISBI membranes). V[,V...]: those raw values are foreground, the rest
     of the seen values background. A:B,C:D: explicit raw->class mapping.
     """
@@ -187,10 +196,14 @@ def parse_foreground(spec: str | None, values: set[int]) -> LabelMap:
         if spec != "auto":
             return LabelMap(tuple(sorted((v, int(v != 0)) for v in values)), 1)
         vals = sorted(values)
-        if vals == list(range(len(vals))) or max(vals) < MAX_CLASSES:
+        if max(vals) < MAX_CLASSES:
             k = max(vals) + 1  # a label map: values are class indices
             return LabelMap(tuple((v, v) for v in range(k)), k if k > 2 else 1)
-        return LabelMap(tuple((v, i) for i, v in enumerate(vals)), len(vals) if len(vals) > 2 else 1)
+        odd = sorted(values - {0, 255}) if 255 in values else [v for v in vals if v >= MAX_CLASSES]
+        where = getattr(values, "files", {}).get(odd[0])
+        raise EdgesegError(f"{where or 'masks'}: mask value {odd[0]} among masks of values {vals[:8]}; masks must "
+                           f"be 0/255, 0/1 or class indices below {MAX_CLASSES}: fix the mask, or give the mapping "
+                           f"with --foreground (e.g. {','.join(f'{v}:{int(v == vals[-1])}' for v in vals[:4])})")
     if spec in ("invert", "black", "zero"):
         if not (values <= {0, 255} or values <= {0, 1}):
             raise EdgesegError(f"--foreground invert needs binary masks (0/255 or 0/1); masks hold "
@@ -286,9 +299,9 @@ class SegFolder:
                                f"({', '.join(missing[:3])}); evaluate on the data the split was made for")
         return [by[s] for s in stems]
 
-    def mask_values(self, samples: Iterable[Sample] | None = None) -> set[int]:
+    def mask_values(self, samples: Iterable[Sample] | None = None) -> MaskValues:
         """Union of raw mask values; a mask with too many distinct values (a photo, a JPEG mask) is an error."""
-        seen: set[int] = set()
+        seen = MaskValues()
         for s in samples if samples is not None else self.samples:
             assert s.mask is not None
             vals = np.unique(read_mask(s.mask))
@@ -296,6 +309,8 @@ class SegFolder:
                 raise EdgesegError(f"{s.mask}: mask has {len(vals)} distinct values (e.g. "
                                    f"{', '.join(str(int(v)) for v in vals[1:4])}); masks must be 0/255, 0/1 or "
                                    f"class indices (a lossy JPEG mask? save it as PNG)")
+            for v in vals:
+                seen.files.setdefault(int(v), s.mask)
             seen |= {int(v) for v in vals}
         return seen
 

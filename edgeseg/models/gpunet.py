@@ -28,11 +28,12 @@ Paper vs code (we follow the code, which reproduces the paper's parameter counts
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
-from edgeseg.models.registry import ModelInfo, register_model
+from edgeseg.models.registry import register_model
 
 
 def _dw_bn_act(ch: int, kernel: int, dilation: int, relu: bool) -> nn.Sequential:
@@ -134,24 +135,28 @@ class GPUNet(nn.Module):
 
 _PAPER_INPUTS = {"ISIC": (3, 192, 256), "LUNA": (3, 256, 256), "DSB": (3, 96, 96)}
 
-register_model(ModelInfo(
-    name="gpunet",
-    factory=lambda in_channels, num_classes, **kw: GPUNet(in_channels, num_classes, ratio=6, aspp=True, **kw),
+
+@register_model(
     summary="GPU-Net: U-Net with GP-bottlenecks (ghost s=6 + dilated dw 6/12/18), 8.27M",
     reference_input=(3, 192, 256),
     paper_inputs=_PAPER_INPUTS,
     size_multiple=16,
     reference_params=8_274_625,
     source="Heng14/GPU-Net @602f606 network.py GhostU_Net2 + ghostnet.py (ratio=6, ASPP forward enabled)",
-))
+)
+def gpunet(in_channels: int, num_classes: int, **kw: Any) -> GPUNet:
+    """GPU-Net: GP-bottlenecks (ghost ratio 6, ASPP); see GPUNet for its options."""
+    return GPUNet(in_channels, num_classes, ratio=6, aspp=True, **kw)
 
-register_model(ModelInfo(
-    name="ghostunet",
-    factory=lambda in_channels, num_classes, **kw: GPUNet(in_channels, num_classes, ratio=2, aspp=False, **kw),
+
+@register_model(
     summary="Ghost U-Net: U-Net with GhostNet bottlenecks (s=2, d=3), GPU-Net's ablation, 9.31M",
     reference_input=(3, 192, 256),
     paper_inputs=_PAPER_INPUTS,
     size_multiple=16,
     reference_params=9_307_394,
     source="Heng14/GPU-Net @602f606 network.py GhostU_Net2 + ghostnet.py (snapshot state: ratio=2, no ASPP)",
-))
+)
+def ghostunet(in_channels: int, num_classes: int, **kw: Any) -> GPUNet:
+    """Ghost U-Net, GPU-Net's ablation (ghost ratio 2, no ASPP); see GPUNet."""
+    return GPUNet(in_channels, num_classes, ratio=2, aspp=False, **kw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -15,11 +15,13 @@ from edgeseg.errors import EdgesegError
 class ModelInfo:
     """What the toolkit needs to know about a network without building it.
 
-    reference_input: (C, H, W) at which MODELS.md / the paper count params and MACs.
+    name: registry name (the factory's function name). factory(in_channels=, num_classes=, **options) builds it.
+    summary: one line for `edgeseg models`. source: the reference code (repository @commit, file) or paper.
+    reference_input: (C, H, W) at which MODELS.md / the paper count params and MACs; C is also the default
+      in_channels. reference_num_classes: the default num_classes.
     paper_inputs: named inputs the paper used, e.g. {"ISIC": (3, 192, 256)}.
-    size_multiple: input H and W must be multiples of this (number of 2x poolings).
-    fixed_in_channels / fixed_num_classes: set where the reference code hard-codes them (U-Lite)
-      and the registry should still accept other values (we generalise; the docstring says so).
+    size_multiple: input H and W must be multiples of this (2 ** number of 2x poolings).
+    reference_params: the parameter count of the reference configuration (checked by the tests).
     recorded_options: options whose default is written into every model's config, so a checkpoint or export
       key keeps its meaning when a default changes.
     legacy_options: what a recorded config that lacks an option meant (it predates the option); applied by
@@ -40,13 +42,27 @@ class ModelInfo:
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
+Factory = TypeVar("Factory", bound=Callable[..., nn.Module])
 
 
-def register_model(info: ModelInfo) -> ModelInfo:
-    if info.name in _REGISTRY:
-        raise ValueError(f"model {info.name!r} registered twice")
-    _REGISTRY[info.name] = info
-    return info
+def register_model(*, name: str | None = None, **info: Any) -> Callable[[Factory], Factory]:
+    """Decorator (timm style) registering a named factory function under its name (or `name`):
+
+        @register_model(summary="U-Net baseline", reference_input=(3, 256, 256), size_multiple=16)
+        def unet(in_channels: int, num_classes: int, **options: Any) -> UNet:
+            return UNet(in_channels, num_classes, **options)
+
+    `info` are the other ModelInfo fields. Returns the function unchanged.
+    """
+
+    def register(fn: Factory) -> Factory:
+        key = name or fn.__name__
+        if key in _REGISTRY:
+            raise ValueError(f"model {key!r} registered twice")
+        _REGISTRY[key] = ModelInfo(name=key, factory=fn, **info)
+        return fn
+
+    return register
 
 
 def list_models() -> list[str]:
@@ -69,7 +85,13 @@ def create_model(name: str, in_channels: int | None = None, num_classes: int | N
     c = info.reference_input[0] if in_channels is None else in_channels
     k = info.reference_num_classes if num_classes is None else num_classes
     options = {**info.recorded_options, **options}
-    model = info.factory(in_channels=c, num_classes=k, **options)
+    try:
+        model = info.factory(in_channels=c, num_classes=k, **options)
+    except TypeError as e:
+        if not options:
+            raise
+        raise EdgesegError(f"{name}: option(s) {', '.join(f'{o}={v!r}' for o, v in options.items())} not accepted "
+                           f"({e}); see the {name} class docstring for its options") from None
     # Recorded so checkpoints/exports can rebuild exactly this network.
     model.edgeseg_config = {"name": name, "in_channels": c, "num_classes": k, "options": dict(options)}
     return model

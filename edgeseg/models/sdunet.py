@@ -39,12 +39,14 @@ The folded state is a Python flag, not saved in the state_dict: do not save a fo
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from edgeseg.errors import EdgesegError
-from edgeseg.models.registry import ModelInfo, register_model
+from edgeseg.models.registry import register_model
 
 WS_EPS = 1e-5
 WS_MODES = ("channel", "layer", "none")
@@ -192,9 +194,7 @@ class SDUNet(nn.Module):
         return self
 
 
-register_model(ModelInfo(
-    name="sdunet",
-    factory=lambda in_channels, num_classes, **kw: SDUNet(in_channels, num_classes, **kw),
+@register_model(
     summary="SD-UNet: separable-conv U-Net with weight standardization + GroupNorm, ~3.9M (reconstruction)",
     reference_input=(1, 256, 256),
     paper_inputs={"ISBI": (1, 256, 256)},
@@ -203,4 +203,7 @@ register_model(ModelInfo(
     recorded_options={"ws": DEFAULT_WS, "norm": "gn"},
     legacy_options={"ws": "channel"},  # checkpoints from before the option existed were trained per channel
     source="Gadosey et al. 2020 (no official code); zhixuhao/unet model.py layout, MODELS.md section 6",
-))
+)
+def sdunet(in_channels: int, num_classes: int, **kw: Any) -> SDUNet:
+    """SD-UNet; see SDUNet for its options."""
+    return SDUNet(in_channels, num_classes, **kw)

@@ -24,11 +24,13 @@ ignores functional interpolate too).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgeseg.models.registry import ModelInfo, register_model
+from edgeseg.models.registry import register_model
 
 CUBIC_A = -0.75  # PyTorch's bicubic coefficient (also the ONNX Resize default)
 
@@ -154,13 +156,14 @@ class TinyUNet(nn.Module):
         return self.final_conv(x)
 
 
-register_model(ModelInfo(
-    name="tinyunet",
-    factory=lambda in_channels, num_classes, **kw: TinyUNet(in_channels, num_classes, **kw),
+@register_model(
     summary="TinyU-Net: CMRF modules, bicubic decoder, ~0.48M (option upsample='conv'|'interpolate')",
     reference_input=(3, 256, 256),
     paper_inputs={"ISIC": (3, 256, 256)},
     size_multiple=16,
     reference_params=481_105,
     source="ChenJunren-Lab/TinyU-Net @73147721 TinyU-Net.py (N=8)",
-))
+)
+def tinyunet(in_channels: int, num_classes: int, **kw: Any) -> TinyUNet:
+    """TinyU-Net; see TinyUNet for its options (upsample=...)."""
+    return TinyUNet(in_channels, num_classes, **kw)

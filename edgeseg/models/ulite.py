@@ -19,10 +19,12 @@ Differences from the reference code (same numbers, different graph):
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
-from edgeseg.models.registry import ModelInfo, check_input_size, register_model
+from edgeseg.models.registry import check_input_size, register_model
 
 
 class AxialDW(nn.Module):
@@ -107,13 +109,14 @@ class ULite(nn.Module):
         return self.conv_out(x)
 
 
-register_model(ModelInfo(
-    name="ulite",
-    factory=lambda in_channels, num_classes, **kw: ULite(in_channels, num_classes, **kw),
+@register_model(
     summary="U-Lite: axial depthwise convs, ~0.88M (input sides multiple of 32)",
     reference_input=(3, 256, 256),
     paper_inputs={"ISIC": (3, 256, 256)},
     size_multiple=32,
     reference_params=878_417,
     source="duong-db/U-Lite @5e2d53e models/ULite.py",
-))
+)
+def ulite(in_channels: int, num_classes: int, **kw: Any) -> ULite:
+    """U-Lite (the reference code has no options)."""
+    return ULite(in_channels, num_classes, **kw)

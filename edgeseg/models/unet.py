@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from edgeseg.models.blocks import DoubleConv
-from edgeseg.models.registry import ModelInfo, register_model
+from edgeseg.models.registry import register_model
 
 
 class Up(nn.Module):
@@ -43,13 +45,14 @@ class UNet(nn.Module):
         return self.head(y)
 
 
-register_model(ModelInfo(
-    name="unet",
-    factory=lambda in_channels, num_classes, **kw: UNet(in_channels, num_classes, **kw),
+@register_model(
     summary="U-Net baseline (transposed conv, BatchNorm), ~31.0M",
     reference_input=(3, 256, 256),
     paper_inputs={"ISBI": (1, 256, 256), "ISIC": (3, 192, 256), "DSB": (3, 96, 96)},
     size_multiple=16,
     reference_params=31_037_633,
     source="milesial/Pytorch-UNet @21d7850 (bilinear=False)",
-))
+)
+def unet(in_channels: int, num_classes: int, **kw: Any) -> UNet:
+    """U-Net baseline; option base (first width, default 64)."""
+    return UNet(in_channels, num_classes, **kw)

@@ -46,12 +46,14 @@ Paper vs code
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from edgeseg.errors import EdgesegError
-from edgeseg.models.registry import ModelInfo, register_model
+from edgeseg.models.registry import register_model
 
 WIDTHS = (32, 64, 128, 256, 512)
 # Branch order of the code's deep-supervision list.
@@ -150,13 +152,14 @@ class UNetSharp(nn.Module):
         return outs[0]
 
 
-register_model(ModelInfo(
-    name="unetsharp",
-    factory=lambda in_channels, num_classes, **kw: UNetSharp(in_channels, num_classes, **kw),
+@register_model(
     summary="UNet# (dense + full-scale skips, VGG blocks 32-512), pruning levels L1-L4; code 10.75M (paper 9.71M)",
     reference_input=(3, 96, 96),
     paper_inputs={"DSB2018": (3, 96, 96)},
     size_multiple=16,
     reference_params=10_748_481,
     source="qianledan/UNet_sharp @3965cf8 models/UNet#.py (UNet_sharp); CGM from paper Sec. 2.3 (no code)",
-))
+)
+def unetsharp(in_channels: int, num_classes: int, **kw: Any) -> UNetSharp:
+    """UNet#; see UNetSharp for its options (pruning level, deep supervision)."""
+    return UNetSharp(in_channels, num_classes, **kw)
