@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "calib",      # edgeseg calib make|show
     "quantize",   # edgeseg quantize
     "engine",     # edgeseg build-engine
+    "optimize",   # edgeseg optimize
     "bench",      # edgeseg bench, edgeseg plot
     "claims",     # edgeseg claims
     "demo",       # edgeseg demo (the README's main command)

@@ -153,9 +153,14 @@ def _ort_check(path: Path, model: nn.Module, x: np.ndarray) -> dict[str, Any]:
 
 
 def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[int, int] | None = None,
-                batch: int | str = 1, opset: int = DEFAULT_OPSET, check: bool = True) -> Path:
-    """Export a registry model (random init, seeded) or a checkpoint to ONNX; returns the file path."""
+                batch: int | str = 1, opset: int = DEFAULT_OPSET, check: bool = True,
+                rewrites: str | None = "default") -> Path:
+    """Export a registry model (random init, seeded) or a checkpoint to ONNX; returns the file path.
+
+    `rewrites`: the exact graph rewrites of `edgeseg.rewrites` ("default", "none" or a comma list)."""
     import onnx
+
+    from edgeseg.rewrites import REWRITES_VERSION, apply_rewrites, parse_rewrites
 
     model, desc = _resolve_source(source)
     cfg = desc["config"]
@@ -179,7 +184,9 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         desc["preprocess_note"] = "default (bare model name: no checkpoint preprocessing)"
     src_id = desc.get("sha256") or {"name": name, "config": cfg, "seed": RANDOM_INIT_SEED}
     key = cache_key({"step": "export", "source": src_id, "size": size, "batch": batch, "opset": opset,
-                     "check": check, "versions": library_versions(), "code": code_identity()})
+                     "check": check, "versions": library_versions(), "code": code_identity(),
+                     **({"rewrites": [*parse_rewrites(rewrites), REWRITES_VERSION]} if parse_rewrites(rewrites)[0]
+                        else {})})
     if out is None:
         out = default_cache_dir() / "onnx" / f"{name}-{size[0]}x{size[1]}-b{batch}-op{opset}-{key}.onnx"
     out = Path(out)
@@ -194,6 +201,7 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
 
     reference = copy.deepcopy(model)  # the check compares against the unfolded network: folding must be exact
     model, folded = _fold(model)
+    model, rewritten = apply_rewrites(model, rewrites)  # exact; the check below compares with `reference`
     n = 2 if dynamic else batch
     x, x_src = _check_inputs(desc, (n, channels, *size))
     dyn_axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None
@@ -218,7 +226,7 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         "inputs": [{"name": INPUT_NAME, "shape": in_shape, "dtype": "float32"}],
         "outputs": [{"name": OUTPUT_NAME, "shape": out_shape, "dtype": "float32"}],
         "size": list(size), "batch": batch, "opset": opset, "exporter": "torchscript (dynamo=False)",
-        "simplified": simplified, "folded": folded + ["batchnorm (exporter/onnxsim)"],
+        "simplified": simplified, "folded": folded + ["batchnorm (exporter/onnxsim)"], "rewrites": rewritten,
         "check": {**result, "inputs": x_src}, "versions": library_versions(),
     })
     return out

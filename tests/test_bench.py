@@ -102,7 +102,7 @@ def test_matrix_tiny_with_auto_calib_and_ratios(work: Path) -> None:
     int8 = next(r for r in doc["results"] if r["precision"] == "int8")
     assert "generated images" in int8["notes"]  # no --calib/--data: says where the calibration came from
     kinds = {r["kind"] for r in compute_ratios(doc)}
-    assert kinds == {"ort_fp32_vs_torch", "int8_vs_fp32"}
+    assert kinds == {"ort_fp32_vs_torch", "int8_vs_fp32", "best_vs_torch"}  # no U-Net here: no best share
 
 
 def test_plot_writes_png(work: Path) -> None:

@@ -105,11 +105,12 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
                iters: int | None = 50, seconds: float | None = None, data: str | None = None,
                split: str | None = None, calib: str | None = None, isolate: bool = True, power: str = "auto",
                device: str = "auto", command: str = "run_matrix", log: Callable[[str], None] = _log,
-               ) -> dict[str, Any]:
+               rewrites: str = "default") -> dict[str, Any]:
     """Benchmark the matrix; returns an edgeseg-bench/1 document (plus a "skipped" list with reasons)."""
     import torch
 
     doc = new_doc(command, threads)
+    doc["rewrites"] = rewrites  # the export-time graph rewrites (edgeseg.rewrites) every ONNX row carries
     run = run_config_isolated if isolate else run_config
     # device: "cpu" = CPU rows only, "cuda" = GPU rows only, "auto" = both where this machine has them.
     if device not in ("auto", "cpu", "cuda"):
@@ -156,7 +157,8 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
         for b in batch:
             arts: dict[str, tuple[Path, list[str]]] = {}
             if "onnxruntime" in backends or "tensorrt" in backends:
-                arts.update(_onnx_artifacts(source, label, precisions, size, b, channels, data, calib, fail))
+                arts.update(_onnx_artifacts(source, label, precisions, size, b, channels, data, calib, fail,
+                                             rewrites))
             if "onnxruntime" in backends and cpu_rows:
                 for prec, (path, notes) in arts.items():
                     first = None
@@ -196,12 +198,12 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
 
 def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tuple[int, int] | None, b: int,
                     channels: int, data: str | None, calib: str | None, fail: Callable[..., None],
-                    ) -> dict[str, tuple[Path, list[str]]]:
+                    rewrites: str = "default") -> dict[str, tuple[Path, list[str]]]:
     out: dict[str, tuple[Path, list[str]]] = {}
     try:
         from edgeseg.export import export_onnx
 
-        fp32 = export_onnx(source, size=size, batch=b)
+        fp32 = export_onnx(source, size=size, batch=b, rewrites=rewrites)
     except Exception as e:  # noqa: BLE001 - one failed export must not sink the matrix
         fail(label, "onnxruntime", "*", f"export failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
         return out

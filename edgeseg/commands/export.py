@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), help="input size (default: checkpoint's)")
     p.add_argument("--batch", type=_batch, default=1, help="batch size, or 'dynamic' (default 1)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--rewrites", default="default",
+                   help="exact graph rewrites (edgeseg.rewrites): 'default', 'none', or a comma list of bicubic[=FORM],"
+                        " cmrf-split, cmrf-pad8, groupnorm-lean (default: bicubic, cmrf-split, groupnorm-lean)")
     p.set_defaults(func=run)
 
 
@@ -32,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.artifacts import read_sidecar
     from edgeseg.export import export_onnx
 
-    out = export_onnx(args.source, args.out, tuple(args.size) if args.size else None, args.batch, args.opset)
+    out = export_onnx(args.source, args.out, tuple(args.size) if args.size else None, args.batch, args.opset,
+                      rewrites=args.rewrites)
     meta = read_sidecar(out) or {}
     print(json.dumps({"onnx": str(out), "weights": meta.get("weights"), "check": meta.get("check")}, indent=2))
     return 0

@@ -1,0 +1,55 @@
+"""Time several runners in ONE process in interleaved rounds, so machine drift hits every candidate alike.
+
+Round r times each runner `iters` times (the harness's `_loop`: perf_counter_ns around `infer_impl`, after one
+checked `infer`), in an order rotated by r, so no candidate always runs first or last. Latency statistics pool
+all rounds (edgeseg.bench.stats conventions); per-round medians are kept to show drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from edgeseg.bench.harness import _loop, make_input
+from edgeseg.bench.stats import latency_stats
+from edgeseg.errors import EdgesegError
+
+
+def round_orders(names: Sequence[str], rounds: int) -> list[list[str]]:
+    """The order each round runs the candidates in: round r starts at candidate r mod n (a rotation)."""
+    n = len(names)
+    return [[names[(r + i) % n] for i in range(n)] for r in range(rounds)]
+
+
+def time_interleaved(runners: Mapping[str, Any], shapes: Mapping[str, Sequence[int]], rounds: int = 5,
+                     iters: int = 10, warmup: int = 3, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """{name: active Runner}, {name: input shape N,C,H,W} -> {name: {"latency_ms", "per_image_ms",
+    "round_p50_ms", "iters", "batch"}}. "per_image_ms" is latency_ms divided by the batch."""
+    if rounds < 1 or iters < 1 or warmup < 0:
+        raise EdgesegError(f"interleaved timing needs rounds >= 1, iters >= 1, warmup >= 0 (got {rounds}, "
+                           f"{iters}, {warmup})")
+    names = list(runners)
+    feeds = {}
+    for n in names:
+        r = runners[n]
+        feed = {next(iter(r.input_metadata())): make_input(shapes[n], seed)}
+        r.infer(feed)  # checked once: names, dtype, shape
+        _loop(lambda r=r, f=feed: r.infer_impl(f), warmup, 1, None)
+        feeds[n] = feed
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    round_p50: dict[str, list[float]] = {n: [] for n in names}
+    for order in round_orders(names, rounds):
+        for n in order:
+            r, f = runners[n], feeds[n]
+            s, _, _ = _loop(lambda r=r, f=f: r.infer_impl(f), 0, iters, None)
+            samples[n].extend(s)
+            round_p50[n].append(float(np.median(s)))
+    out = {}
+    for n in names:
+        b = int(shapes[n][0])
+        lat = latency_stats(samples[n])
+        out[n] = {"latency_ms": lat, "per_image_ms": {k: v / b for k, v in lat.items()},
+                  "round_p50_ms": round_p50[n], "iters": len(samples[n]), "batch": b}
+    return out
