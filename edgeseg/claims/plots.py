@@ -48,24 +48,9 @@ def make_plots(ev: Evidence, out_dir: str | Path, camp: Campaign | None = None) 
         written.append(_save(fig, out / "params_vs_macs.png", plt))
 
     params = {r["name"]: r["params"] for r in rows}
-    lat: dict[str, dict[str, float]] = {}
-    for r in ev.bench:
-        p50 = (r.get("latency_ms") or {}).get("p50")
-        if p50:
-            hw = "x".join(str(d) for d in (r.get("input_shape") or [])[-2:])
-            cfg = (f"{r.get('backend')} {r.get('precision')} {r.get('device')} t{r.get('threads')} "
-                   f"b{r.get('batch')} {hw} ({Path(r['_file']).name})")
-            lat.setdefault(cfg, {}).setdefault(r["model"], float(p50))
-    if lat and params:
-        fig, ax = plt.subplots(figsize=(7, 5))
-        for cfg, per_model in sorted(lat.items()):
-            pts = sorted((params[m] / 1e6, v) for m, v in per_model.items() if m in params)
-            if pts:
-                ax.scatter(*zip(*pts, strict=True), label=cfg)  # points, not lines: models are not a series
-        ax.set(xscale="log", yscale="log", xlabel="parameters (M)", ylabel="p50 latency (ms)",
-               title="Latency vs params (one line per backend configuration)")
-        ax.legend(fontsize=7)
-        written.append(_save(fig, out / "latency_vs_params.png", plt))
+    path = _mission_plot(ev, out / "latency_vs_macs.png")
+    if path:
+        written.append(path)
 
     if camp is not None and params:
         path = _dice_plot(camp, params, out / "dice_vs_params.png", plt)
@@ -106,6 +91,29 @@ def _dice_plot(camp: Campaign, params: dict[str, float], path: Path, plt) -> Pat
         ax.legend(fontsize=7, loc="lower right")
     fig.suptitle("Dice vs params per data set (campaign; error bars: 95% bootstrap CI over test images)", fontsize=9)
     return _save(fig, path, plt)
+
+
+def _mission_plot(ev: Evidence, path: Path) -> Path | None:
+    """Each network's share of U-Net's latency against its share of U-Net's MACs (edgeseg.bench.mission),
+    ratios taken within each results file (its own U-Net ONNX Runtime FP32 row, same run)."""
+    from edgeseg.bench.mission import macs_at, mission_points, plot_mission
+    from edgeseg.errors import EdgesegError
+
+    by_file: dict[str, list[dict]] = {}
+    for r in ev.bench:
+        by_file.setdefault(r["_file"], []).append(r)
+    merged: dict[tuple[str, str, str], dict] = {}
+    for _, rows in sorted(by_file.items()):
+        shapes = [r["input_shape"][-2:] for r in rows if r.get("input_shape")]
+        if not shapes or not ev.models:
+            continue
+        try:
+            pts = mission_points(rows, macs_at(ev.models, shapes[0]))
+        except EdgesegError:  # no U-Net FP32 reference in this file: no ratios from it
+            continue
+        for p in pts:
+            merged[(p["model"], p["backend"], p["precision"])] = p
+    return plot_mission(list(merged.values()), path) if merged else None
 
 
 def _save(fig, path: Path, plt) -> Path:

@@ -87,6 +87,13 @@ def render_markdown(rows: list[ClaimRow], results_dir: str | Path, command: str,
     ]
     out += budget_lines(camp)
     out += _headline(rows)
+    out += ["## Plots", "", "Written by `edgeseg claims --plots benchmarks/plots` from the same evidence.", "",
+            "- [`plots/latency_vs_macs.png`](plots/latency_vs_macs.png): each network's share of U-Net's latency "
+            "against its share of U-Net's MACs (ratios within one run, 256x256, 2 threads, batch 1), one marker "
+            "per backend and precision. On the diagonal the FLOPs promise is kept; above it the network is slower "
+            "than its MACs promise.",
+            "- [`plots/dice_vs_params.png`](plots/dice_vs_params.png): campaign test Dice per data set with the "
+            "95% bootstrap interval as error bars.", ""]
     out += ["## Evidence files", ""]
     if ev.used:
         out += [f"- `{f}` (sha256 {_sha(f)})" for f in ev.used]
