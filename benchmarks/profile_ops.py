@@ -26,7 +26,7 @@ DEFAULT_MODELS = ["unet", "tinyunet", "sdunet", "ulite"]
 
 def op_shares(onnx_path: Path, threads: int, iters: int, warmup: int) -> dict[str, float]:
     """{op type: share of total kernel time} from ORT's profiler over `iters` runs after `warmup`."""
-    from edgeseg.bench.harness import make_input
+    from edgeseg.bench.timing import make_input
     from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
 
     with OnnxRuntimeRunner(onnx_path, threads=threads, profile=True) as r:

@@ -1,6 +1,6 @@
 """Time several runners in ONE process in interleaved rounds, so machine drift hits every candidate alike.
 
-Round r times each runner `iters` times (the harness's `_loop`: perf_counter_ns around `infer_impl`, after one
+Round r times each runner `iters` times (`bench.timing.timed_loop`: perf_counter_ns around `infer_impl`, after one
 checked `infer`), in an order rotated by r, so no candidate always runs first or last. Latency statistics pool
 all rounds (edgeseg.bench.stats conventions); per-round medians are kept to show drift.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from edgeseg.bench.harness import _loop, make_input
 from edgeseg.bench.stats import latency_stats
+from edgeseg.bench.timing import make_input, timed_loop
 from edgeseg.errors import EdgesegError
 
 
@@ -36,14 +36,14 @@ def time_interleaved(runners: Mapping[str, Any], shapes: Mapping[str, Sequence[i
         r = runners[n]
         feed = {next(iter(r.input_metadata())): make_input(shapes[n], seed)}
         r.infer(feed)  # checked once: names, dtype, shape
-        _loop(lambda r=r, f=feed: r.infer_impl(f), warmup, 1, None)
+        timed_loop(lambda r=r, f=feed: r.infer_impl(f), warmup, 1, None)
         feeds[n] = feed
     samples: dict[str, list[float]] = {n: [] for n in names}
     round_p50: dict[str, list[float]] = {n: [] for n in names}
     for order in round_orders(names, rounds):
         for n in order:
             r, f = runners[n], feeds[n]
-            s, _, _ = _loop(lambda r=r, f=f: r.infer_impl(f), 0, iters, None)
+            s, _, _ = timed_loop(lambda r=r, f=f: r.infer_impl(f), 0, iters, None)
             samples[n].extend(s)
             round_p50[n].append(float(np.median(s)))
     out = {}

@@ -28,7 +28,7 @@ def make_input(shape: tuple[int, ...] | list[int], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(tuple(shape), dtype=np.float32)
 
 
-def _loop(fn: Any, warmup: int, iters: int | None, seconds: float | None, meter: Any = None,
+def timed_loop(fn: Any, warmup: int, iters: int | None, seconds: float | None, meter: Any = None,
           ) -> tuple[list[float], float, float]:
     """Run fn warmup times, then time it; returns (samples ms, t0, t1) with monotonic t0/t1 around the loop."""
     for _ in range(warmup):
@@ -70,7 +70,7 @@ def bench_runner(runner: Any, input_shape: tuple[int, ...] | list[int], warmup: 
     feed = {name: make_input(input_shape, seed)}
     out = runner.infer(feed)  # checked once: names, dtype, shape
     out_shape = list(next(iter(out.values())).shape)
-    samples, t0, t1 = _loop(lambda: runner.infer_impl(feed), warmup, iters, seconds, meter)
+    samples, t0, t1 = timed_loop(lambda: runner.infer_impl(feed), warmup, iters, seconds, meter)
     res: dict[str, Any] = {"latency_ms": latency_stats(samples), "throughput_ips": throughput_ips(samples, batch),
                            "iters": len(samples), "timed_s": t1 - t0, "energy_mj_per_image": None,
                            "power_source": None, "latency_compute_ms": None, "output_shape": out_shape}
