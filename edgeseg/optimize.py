@@ -262,9 +262,9 @@ def optimize(source: str, data: str, out_dir: str | Path, *, max_dice_drop: floa
     skipped += t_skipped
     _log(f"Dice of {len({(c.precision, c.rewrites) for c in cands})} graphs on the validation split")
     dice = score(cands, data, split_file, max(threads), n_boot=n_boot)
-    from edgeseg.export import onnx_input_shape
+    from edgeseg.graph import onnx_input
 
-    hw = tuple(int(d) for d in onnx_input_shape(cands[0].path)[2:])
+    hw = tuple(int(d) for d in onnx_input(cands[0].path)[1][2:])
     _log(f"timing {len(cands) * len(threads)} configurations, {rounds} interleaved rounds x {iters} iterations")
     times = time_all(cands, threads, rounds, iters, warmup, hw, channels)
     rows = []
