@@ -1,6 +1,6 @@
 """Time several runners in ONE process in interleaved rounds, so machine drift hits every candidate alike.
 
-Round r times each runner `iters` times (the harness's `_loop`: perf_counter_ns around `infer_impl`, after one
+Round r times each runner `iters` times (edgeseg.bench.timing's `_loop`: perf_counter_ns around `infer_impl`, after one
 checked `infer`), in an order rotated by r, so no candidate always runs first or last. Latency statistics pool
 all rounds (edgeseg.bench.stats conventions); per-round medians are kept to show drift.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from edgeseg.bench.harness import _loop, make_input
 from edgeseg.bench.stats import latency_stats
+from edgeseg.bench.timing import _loop, make_input
 from edgeseg.errors import EdgesegError
 
 
