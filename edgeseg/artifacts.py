@@ -14,7 +14,8 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,56 @@ def code_identity() -> str:
     for p in sorted(root.rglob("*.py")):
         h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ArtifactStep:
+    """One pipeline step's output: `reused` is its fresh sidecar (nothing to do) or None (build it).
+
+        step = build_step({"step": "fp16", ...}, out, lambda key: cache / f"m-{key}.onnx")
+        if step.reused is None:
+            with step.writing() as tmp:     # atomic: renamed onto step.out only if the block succeeds
+                save(tmp)
+            step.finish("onnx-fp16", {...}, source=src)   # sidecar: cache_key, sha256, versions, code, ...
+    """
+
+    out: Path
+    key: str
+    reused: dict[str, Any] | None
+
+    def writing(self) -> contextlib.AbstractContextManager[Path]:
+        return atomic_path(self.out)
+
+    def finish(self, kind: str, meta: dict[str, Any], *, source: str | Path | dict[str, Any] | None = None,
+               versions: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write the sidecar (kind, cache_key, sha256, source {path, sha256} for a path, versions, code identity,
+        then `meta`) and return it as read back. If that fails, the artifact is removed with it: an artifact
+        without its sidecar would be rebuilt or refused anyway, and nothing is left half-recorded."""
+        if isinstance(source, (str, Path)):
+            source = {"path": str(source), "sha256": sha256_file(source)}
+        side = {"kind": kind, "cache_key": self.key, **({"source": source} if source is not None else {}),
+                "versions": library_versions() if versions is None else versions, "code": code_identity(), **meta}
+        try:
+            write_sidecar(self.out, side)
+        except BaseException:
+            self.out.unlink(missing_ok=True)
+            sidecar_path(self.out).unlink(missing_ok=True)
+            raise
+        return read_sidecar(self.out) or side
+
+
+def build_step(key_payload: dict[str, Any], out: str | Path | None,
+               default: Callable[[str], Path]) -> ArtifactStep:
+    """Key a step by `key_payload` (see `cache_key`); its output is `out`, or `default(key)` when None.
+
+    A fresh output (same key, unchanged file) is reused; otherwise the output path is checked now, before
+    any work (`check_output_path`), so a fresh artifact in a read-only place still serves."""
+    key = cache_key(key_payload)
+    path = Path(out) if out is not None else default(key)
+    reused = reuse_if_fresh(path, key)
+    if reused is None:
+        check_output_path(path)
+    return ArtifactStep(path, key, reused)
 
 
 def default_cache_dir() -> Path:

@@ -17,17 +17,13 @@ from typing import Any
 
 from edgeseg import trt_compat as tc
 from edgeseg.artifacts import (
-    atomic_path,
-    cache_key,
+    build_step,
     check_output_path,
     code_identity,
     default_cache_dir,
-    library_versions,
     read_sidecar,
-    reuse_if_fresh,
     sha256_file,
     write_bytes_atomic,
-    write_sidecar,
 )
 from edgeseg.errors import EdgesegError
 from edgeseg.graph import PRECISIONS, onnx_input, onnx_precision
@@ -188,15 +184,12 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
                            f"is visible (queried via cuda-python, pycuda, torch.cuda); build on the target with one "
                            f"of those installed, or use --backend tensorrt-rtx (CPU-only builds)")
     onnx_sha = sha256_file(onnx_path)
-    key = cache_key({"step": "build-engine", "onnx": onnx_sha, "flavour": flavour, "version": version,
-                     "precision": precision, "profile": profile, "targets": targets,
-                     "built_on": built_on and built_on["cc"], "workspace_mb": workspace_mb, "code": code_identity()})
-    if out is None:
-        out = default_cache_dir() / "engines" / f"{onnx_path.stem}-{flavour}-{key}.engine"
-    out = Path(out)
-    meta = reuse_if_fresh(out, key)
-    if meta is not None:
-        return EngineResult(out, meta, True)
+    step = build_step({"step": "build-engine", "onnx": onnx_sha, "flavour": flavour, "version": version,
+                       "precision": precision, "profile": profile, "targets": targets,
+                       "built_on": built_on and built_on["cc"], "workspace_mb": workspace_mb, "code": code_identity()},
+                      out, lambda key: default_cache_dir() / "engines" / f"{onnx_path.stem}-{flavour}-{key}.engine")
+    if step.reused is not None:
+        return EngineResult(step.out, step.reused, True)
 
     logger = tc.make_logger(trt)
     t0 = time.perf_counter()
@@ -231,12 +224,12 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
         raise EdgesegError(f"{onnx_path}: {flavour} {version} failed to build an engine ({errs})")
     build_seconds = time.perf_counter() - t0
     data = memoryview(plan).tobytes()
-    with atomic_path(out) as tmp:
+    with step.writing() as tmp:
         tmp.write_bytes(data)
         if cache is not None:
             write_bytes_atomic(timing_cache, memoryview(cache.serialize()).tobytes())
-    meta = {
-        "kind": "engine", "cache_key": key, "flavour": flavour, "trt_module": tc.MODULES[flavour],
+    meta = step.finish("engine", {
+        "flavour": flavour, "trt_module": tc.MODULES[flavour],
         "trt_version": version, "precision": precision,
         "target_compute_capabilities": targets, "default_targets": default_targets, "built_on_gpu": built_on,
         # static engines record their one shape as a min=opt=max profile (no optimization profile is added)
@@ -248,14 +241,9 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
         "source": str(source), "build_seconds": round(build_seconds, 3),
         "warnings": list(dict.fromkeys(logger.warnings))[:50],
         "timing_cache": str(timing_cache) if timing_cache else None,
-        "header_magic": data[:4].hex(), "size_bytes": len(data), "versions": library_versions(),
-    }
-    try:
-        write_sidecar(out, meta)
-    except BaseException:
-        out.unlink(missing_ok=True)  # an engine without its sidecar would be refused anyway
-        raise
-    return EngineResult(out, read_sidecar(out) or meta, False)
+        "header_magic": data[:4].hex(), "size_bytes": len(data),
+    })
+    return EngineResult(step.out, meta, False)
 
 
 def build_engine(source: str | Path, **options: Any) -> Path:

@@ -16,17 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgeseg.artifacts import (
-    atomic_path,
-    cache_key,
-    check_output_path,
-    code_identity,
-    default_cache_dir,
-    library_versions,
-    reuse_if_fresh,
-    sha256_file,
-    write_sidecar,
-)
+from edgeseg.artifacts import build_step, code_identity, default_cache_dir, library_versions, sha256_file
 from edgeseg.errors import EdgesegError
 from edgeseg.names import INPUT_NAME, OUTPUT_NAME
 
@@ -183,18 +173,16 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         pre = _default_preprocess(name, channels, size)
         desc["preprocess_note"] = "default (bare model name: no checkpoint preprocessing)"
     src_id = desc.get("sha256") or {"name": name, "config": cfg, "seed": RANDOM_INIT_SEED}
-    key = cache_key({"step": "export", "source": src_id, "size": size, "batch": batch, "opset": opset,
-                     "check": check, "versions": library_versions(), "code": code_identity(),
-                     **({"rewrites": [*parse_rewrites(rewrites), REWRITES_VERSION]} if parse_rewrites(rewrites)[0]
-                        else {})})
-    if out is None:
-        out = default_cache_dir() / "onnx" / f"{name}-{size[0]}x{size[1]}-b{batch}-op{opset}-{key}.onnx"
-    out = Path(out)
-    check_output_path(out)
+    step = build_step(
+        {"step": "export", "source": src_id, "size": size, "batch": batch, "opset": opset, "check": check,
+         "versions": library_versions(), "code": code_identity(),
+         **({"rewrites": [*parse_rewrites(rewrites), REWRITES_VERSION]} if parse_rewrites(rewrites)[0] else {})},
+        out, lambda key: default_cache_dir() / "onnx" / f"{name}-{size[0]}x{size[1]}-b{batch}-op{opset}-{key}.onnx")
+    out = step.out
     if desc["weights"] == "random-init":
         print(f"edgeseg: WARNING: exporting {name} with freshly initialised (random, seed {RANDOM_INIT_SEED}) "
               f"weights, not a trained checkpoint", file=sys.stderr)
-    if reuse_if_fresh(out, key) is not None:
+    if step.reused is not None:
         return out
 
     import copy
@@ -205,7 +193,7 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
     n = 2 if dynamic else batch
     x, x_src = _check_inputs(desc, (n, channels, *size))
     dyn_axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None
-    with atomic_path(out) as tmp:
+    with step.writing() as tmp:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(model, (torch.from_numpy(x[:1] if dynamic else x),), str(tmp),
@@ -220,15 +208,14 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         graph = onnx.load(str(tmp)).graph
     in_shape = [d.dim_value or d.dim_param for d in graph.input[0].type.tensor_type.shape.dim]
     out_shape = [d.dim_value or d.dim_param for d in graph.output[0].type.tensor_type.shape.dim]
-    write_sidecar(out, {
-        "kind": "onnx", "cache_key": key, "source": {k: desc.get(k) for k in ("kind", "path", "name", "sha256")},
-        "weights": desc["weights"], "model": cfg, "preprocess": pre, "split": desc.get("split"),
+    step.finish("onnx", {
+        "precision": "fp32", "weights": desc["weights"], "model": cfg, "preprocess": pre, "split": desc.get("split"),
         "inputs": [{"name": INPUT_NAME, "shape": in_shape, "dtype": "float32"}],
         "outputs": [{"name": OUTPUT_NAME, "shape": out_shape, "dtype": "float32"}],
         "size": list(size), "batch": batch, "opset": opset, "exporter": "torchscript (dynamo=False)",
         "simplified": simplified, "folded": folded + ["batchnorm (exporter/onnxsim)"], "rewrites": rewritten,
-        "check": {**result, "inputs": x_src}, "versions": library_versions(),
-    })
+        "check": {**result, "inputs": x_src},
+    }, source={k: desc.get(k) for k in ("kind", "path", "name", "sha256")})
     return out
 
 

@@ -28,15 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeseg.artifacts import (
-    atomic_path,
-    cache_key,
-    code_identity,
-    default_cache_dir,
-    library_versions,
-    reuse_if_fresh,
-    sha256_file,
-)
+from edgeseg.artifacts import code_identity, library_versions, sha256_file
 from edgeseg.errors import EdgesegError
 from edgeseg.export import load_onnx_checked
 from edgeseg.names import INPUT_NAME
@@ -158,7 +150,7 @@ def quantize_mixed(onnx_path: str | Path, calib: str | Path | dict[str, Any], ro
     """
     from edgeseg.calib import load_calib, model_preprocess
     from edgeseg.graph import graph_input
-    from edgeseg.quantize import _carry, _quantize_static
+    from edgeseg.quantize import _carry, _quantize_static, _step
 
     src = Path(onnx_path)
     model = load_onnx_checked(src)
@@ -168,24 +160,21 @@ def quantize_mixed(onnx_path: str | Path, calib: str | Path | dict[str, Any], ro
         return None
     manifest = calib if isinstance(calib, dict) else load_calib(calib, verify=True)
     shape = graph_input(model.graph, src)[1]
-    pre = model_preprocess(src, shape, manifest)  # the model's size/normalisation, not the manifest's
-    key = cache_key({"step": "mixed-int8", "source_sha256": sha256_file(src), "calib_sha256":
-                     manifest["manifest_sha256"], "method": method, "float_nodes": sorted(keep),
-                     "versions": library_versions(), "code": code_identity(), "calib_preprocess": pre.to_dict()})
-    out = Path(out) if out is not None else default_cache_dir() / "int8" / f"{src.stem}-mixed-{key}.onnx"
-    if reuse_if_fresh(out, key) is not None:
-        return out
-    from edgeseg.artifacts import write_sidecar
-
-    with atomic_path(out) as tmp:
+    pre = model_preprocess(src, shape, manifest)  # the model's size/normalisation, as quantize_int8
+    step = _step("int8", src, {"step": "mixed-int8", "source_sha256": sha256_file(src), "calib_sha256":
+                               manifest["manifest_sha256"], "method": method, "float_nodes": sorted(keep),
+                               "versions": library_versions(), "code": code_identity(),
+                               "calib_preprocess": pre.to_dict()}, out, "-mixed")
+    if step.reused is not None:
+        return step.out
+    with step.writing() as tmp:
         _quantize_static(src, tmp, manifest, shape[0] or 1, method, keep, None, "conv-io", pre)
         load_onnx_checked(tmp)
-    write_sidecar(out, {
-        "kind": "onnx-int8-qdq", "cache_key": key, "precision": MIXED_PRECISION, "qdq_layout": "conv-io",
-        "source": {"path": str(src), "sha256": sha256_file(src)},
+    step.finish("onnx-int8-qdq", {
+        "precision": MIXED_PRECISION, "qdq_layout": "conv-io",
         "calib": {"manifest": manifest["manifest_path"], "sha256": manifest["manifest_sha256"]},
         "method": method, "float_nodes": keep, "int8_nodes": [c for c in convs if c not in keep],
         "decided_by": {"rule": f"INT8 only where fp32_p50 / int8_p50 > {min_speedup} (one-layer graphs, "
                                f"interleaved, this machine)", "layers": list(rows)},
-        "versions": library_versions(), **_carry(src)})
-    return out
+        **_carry(src)}, source=src)
+    return step.out

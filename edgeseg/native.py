@@ -54,14 +54,12 @@ def model_name(runner: Any) -> str | None:
     path = getattr(runner, "path", None)
     if path is None:
         return None
-    from edgeseg.artifacts import read_sidecar
+    from edgeseg.sidecars import read_engine_sidecar, read_onnx_sidecar
 
-    meta = read_sidecar(path) or {}
-    if not meta.get("model") and meta.get("onnx"):
-        src = meta["onnx"].get("path") if isinstance(meta["onnx"], dict) else meta["onnx"]
-        meta = read_sidecar(Path(str(src))) or {}
-    model = meta.get("model")
-    return model.get("name") if isinstance(model, dict) else None
+    engine = read_engine_sidecar(path)  # an engine records its model in the sidecar of the ONNX it came from
+    side = read_onnx_sidecar(engine.onnx_path if engine is not None and engine.onnx_path else path)
+    name = (side.model or {}).get("name") if side is not None else None
+    return name if isinstance(name, str) else None
 
 
 def _size_multiple(name: str | None) -> int | None:

@@ -32,16 +32,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgeseg.artifacts import (
-    atomic_path,
-    cache_key,
-    check_output_path,
+    ArtifactStep,
+    build_step,
     code_identity,
     default_cache_dir,
     library_versions,
     read_sidecar,
-    reuse_if_fresh,
     sha256_file,
-    write_sidecar,
 )
 from edgeseg.errors import EdgesegError
 from edgeseg.export import load_onnx_checked
@@ -85,10 +82,9 @@ def qdq_options(qdq: str) -> dict[str, Any]:
     return dict(TRT_QDQ_OPTIONS if qdq == "conv-inputs" else ORT_QDQ_OPTIONS)
 
 
-def _out_path(kind: str, src: Path, key: str, out: str | Path | None, tag: str = "") -> Path:
-    if out is not None:
-        return Path(out)
-    return default_cache_dir() / kind / f"{src.stem}{tag}-{key}.onnx"
+def _step(kind: str, src: Path, key_payload: dict[str, Any], out: str | Path | None, tag: str = "") -> ArtifactStep:
+    """The FP16/INT8 step: output `out`, or CACHE/KIND/STEM[TAG]-KEY.onnx."""
+    return build_step(key_payload, out, lambda key: default_cache_dir() / kind / f"{src.stem}{tag}-{key}.onnx")
 
 
 # ----------------------------------------------------------------------------------------------- FP16
@@ -110,13 +106,11 @@ def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
     src = Path(onnx_path)
     model = load_onnx_checked(src)
     carried = _carry(src)  # reads the source's sidecar: a damaged one fails before any work
-    key = cache_key({"step": "fp16", "source_sha256": sha256_file(src), "keep_fp32": FP16_KEEP_FP32,
-                     "versions": library_versions(), "onnxconverter_common": _converter_version(),
-                     "code": code_identity()})
-    out = _out_path("fp16", src, key, out)
-    check_output_path(out)
-    if reuse_if_fresh(out, key) is not None:
-        return out
+    step = _step("fp16", src, {"step": "fp16", "source_sha256": sha256_file(src), "keep_fp32": FP16_KEEP_FP32,
+                               "versions": library_versions(), "onnxconverter_common": _converter_version(),
+                               "code": code_identity()}, out)
+    if step.reused is not None:
+        return step.out
     try:
         from onnxconverter_common import float16
     except ImportError:
@@ -129,15 +123,12 @@ def quantize_fp16(onnx_path: str | Path, out: str | Path | None = None) -> Path:
         warnings.simplefilter("ignore")
         m16 = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=block,
                                                disable_shape_infer=False)
-    with atomic_path(out) as tmp:
+    with step.writing() as tmp:
         onnx.save(m16, str(tmp))
         load_onnx_checked(tmp)
-    write_sidecar(out, {"kind": "onnx-fp16", "cache_key": key, "precision": "fp16",
-                        "source": {"path": str(src), "sha256": sha256_file(src)},
-                        "kept_fp32_ops": block, "io_dtype": "float32",
-                        "versions": {**library_versions(), "onnxconverter-common": _converter_version()},
-                        **carried})
-    return out
+    step.finish("onnx-fp16", {"precision": "fp16", "kept_fp32_ops": block, "io_dtype": "float32", **carried},
+                source=src, versions={**library_versions(), "onnxconverter-common": _converter_version()})
+    return step.out
 
 
 def _carry(src: Path) -> dict[str, Any]:
@@ -321,15 +312,13 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
         key_in["qdq"] = qdq
     if keep_over_budget:
         key_in["keep_over_budget"] = True
-    key = cache_key(key_in)
-    out = _out_path("int8", src, key, out, "" if qdq == "conv-inputs" else "-convio")
-    check_output_path(out)
-    if reuse_if_fresh(out, key) is not None:
-        return out
+    step = _step("int8", src, key_in, out, "" if qdq == "conv-inputs" else "-convio")
+    if step.reused is not None:
+        return step.out
 
     excluded: list[str] = []
     budget: dict[str, Any] | None = None
-    with atomic_path(out) as tmp:
+    with step.writing() as tmp:
         _quantize_static(src, tmp, manifest, batch, method, excluded, None, qdq, pre)
         if es is not None:
             from edgeseg import dice_budget
@@ -349,13 +338,12 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
         if graph_precision(load_onnx_checked(tmp).graph) != "int8":  # every op in float: not an INT8 graph
             raise EdgesegError(f"{src}: no {'/'.join(QUANT_OPS)} was quantized (none in the graph, or all left in "
                                f"float); nothing written: use the FP32 or --fp16 graph")
-    write_sidecar(out, {
-        "kind": "onnx-int8-qdq", "cache_key": key, "precision": "int8",
-        "source": {"path": str(src), "sha256": sha256_file(src)},
+    step.finish("onnx-int8-qdq", {
+        "precision": "int8",
         "calib": {"manifest": manifest["manifest_path"], "sha256": manifest["manifest_sha256"],
                   "n": len(manifest["images"]), "seed": manifest.get("seed"), "preprocess": pre.to_dict()},
         "method": method, "qdq_layout": qdq,
         "options": {"format": "QDQ", "activation": "QInt8 symmetric", "weight": "QInt8 symmetric",
                     "per_channel": True, "op_types": QUANT_OPS, "extra_options": options},
-        "float_nodes": excluded, "dice_budget": budget, "versions": library_versions(), **carried})
-    return out
+        "float_nodes": excluded, "dice_budget": budget, **carried}, source=src)
+    return step.out

@@ -176,7 +176,7 @@ def test_plots_from_fixture(tmp_path):
     assert main(["claims", "--results", str(FIXTURE), "--out", str(tmp_path / "c.md"),
                  "--plots", str(tmp_path / "plots")]) == 0
     pngs = sorted(p.name for p in (tmp_path / "plots").glob("*.png"))
-    assert pngs == ["latency_vs_params.png", "params_vs_macs.png"]  # Dice needs a campaign (test_claims_campaign)
+    assert pngs == ["latency_vs_macs.png", "params_vs_macs.png"]  # Dice needs a campaign (test_claims_campaign)
     assert all((tmp_path / "plots" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in pngs)
 
 

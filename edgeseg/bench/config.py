@@ -94,12 +94,12 @@ def onnx_input_dims(path: Path) -> list[int | None]:
 def bench_precision(path: str | Path) -> str:
     """The precision label of an ONNX file's bench rows: fp32 / fp16 / int8 from the graph itself
     (edgeseg.graph), "int8-io" for the ONNX Runtime Q/DQ layout its sidecar records (quantize --qdq conv-io)."""
-    from edgeseg.artifacts import read_sidecar
     from edgeseg.graph import onnx_precision
+    from edgeseg.sidecars import read_onnx_sidecar
 
     found = onnx_precision(path)
-    side = read_sidecar(path) or {}
-    return "int8-io" if found == "int8" and side.get("qdq_layout") == "conv-io" else found
+    side = read_onnx_sidecar(path)
+    return "int8-io" if found == "int8" and side is not None and side.qdq_layout == "conv-io" else found
 
 
 def check_onnx_shape(path: Path, batch: int, size: list[int] | tuple[int, int] | None) -> None:
@@ -194,11 +194,12 @@ def count_params(cfg: dict[str, Any], runner: Any) -> int | None:
     model = getattr(runner, "model", None)
     if model is not None and hasattr(model, "parameters"):
         return int(sum(p.numel() for p in model.parameters()))
-    from edgeseg.runtime.artifact import artifact_meta
+    from edgeseg.runtime.artifact import describe_artifact
 
     art = cfg["artifact"]
-    conf = artifact_meta(art).get("model") if art and Path(str(art)).is_file() else None
-    if isinstance(conf, dict) and conf.get("name"):
+    rec = describe_artifact(art).record if art and Path(str(art)).is_file() else None
+    conf = rec.model if rec is not None else None
+    if conf and conf.get("name"):
         try:  # rebuild the recorded network to count it (needs torch; a Jetson engine-only install has none)
             from edgeseg.models import rebuild_model
 

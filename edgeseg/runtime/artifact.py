@@ -18,6 +18,7 @@ from edgeseg.artifacts import read_sidecar
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.base import Runner
+from edgeseg.sidecars import CheckpointRecord, EngineSidecar, OnnxSidecar
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
@@ -35,11 +36,10 @@ def artifact_kind(path: str | Path) -> str:
     raise EdgesegError(f"{path}: unknown artifact type {suffix!r}; pass a .pt checkpoint, .onnx or .engine")
 
 
-def engine_source_onnx(engine: str | Path, meta: dict[str, Any]) -> Path | None:
-    """The ONNX an engine was built from (sidecar "onnx": {"path", "sha256"}; relative paths tried beside it)."""
-    src = meta.get("onnx")
-    src = src.get("path") if isinstance(src, dict) else src
-    if not isinstance(src, str) or not src:
+def engine_source_onnx(engine: str | Path, side: EngineSidecar | None) -> Path | None:
+    """The ONNX an engine was built from (its sidecar's onnx path; relative paths tried beside the engine)."""
+    src = side.onnx_path if side is not None else None
+    if not src:
         return None
     for cand in (Path(src), Path(engine).parent / src, Path(engine).parent / Path(src).name):
         if cand.is_file():
@@ -47,22 +47,27 @@ def engine_source_onnx(engine: str | Path, meta: dict[str, Any]) -> Path | None:
     return None
 
 
-def artifact_meta(path: str | Path) -> dict[str, Any]:
-    """What is recorded with an artifact: checkpoint payload (without weights), ONNX sidecar, or an engine
-    sidecar merged over its ONNX's (the engine's own keys win). {} when nothing is recorded."""
-    path = Path(path)
+def _read(path: Path) -> tuple[str, OnnxSidecar | CheckpointRecord | None, EngineSidecar | None, dict[str, Any]]:
+    """(kind, what records the model/preprocess/split, the engine's own sidecar, merged dict); see artifact_meta."""
     kind = artifact_kind(path)
     if kind == "checkpoint":
         from edgeseg.checkpoint import read_checkpoint
 
-        payload = read_checkpoint(path)
-        return {k: v for k, v in payload.items() if k != "state_dict"}
+        ckpt = CheckpointRecord.from_payload(read_checkpoint(path))
+        return kind, ckpt, None, ckpt.meta
     meta = read_sidecar(path) or {}
-    if kind == "engine":
-        src = engine_source_onnx(path, meta)
-        if src is not None:
-            meta = {**(read_sidecar(src) or {}), **meta}
-    return meta
+    if kind == "onnx":
+        return kind, OnnxSidecar.from_meta(meta), None, meta
+    engine = EngineSidecar.from_meta(meta)
+    src = engine_source_onnx(path, engine)
+    onnx_meta = (read_sidecar(src) or {}) if src is not None else {}
+    return kind, OnnxSidecar.from_meta(onnx_meta), engine, {**onnx_meta, **meta}
+
+
+def artifact_meta(path: str | Path) -> dict[str, Any]:
+    """What is recorded with an artifact: checkpoint payload (without weights), ONNX sidecar, or an engine
+    sidecar merged over its ONNX's (the engine's own keys win). {} when nothing is recorded."""
+    return _read(Path(path))[3]
 
 
 @dataclass
@@ -74,19 +79,19 @@ class ArtifactInfo:
     preprocess: Preprocess | None
     split: dict[str, Any] | None
     num_classes: int | None
-    meta: dict[str, Any]
+    meta: dict[str, Any]  # artifact_meta(path)
+    record: OnnxSidecar | CheckpointRecord | None = None  # the checkpoint's, or the (engine's) ONNX sidecar
+    engine: EngineSidecar | None = None
 
 
 def describe_artifact(path: str | Path) -> ArtifactInfo:
     path = Path(path)
     if not path.exists():
         raise EdgesegError(f"{path}: no such file; pass a checkpoint (.pt), an ONNX file (.onnx) or an engine")
-    kind = artifact_kind(path)
-    meta = artifact_meta(path)
-    pre = meta.get("preprocess")
-    model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
-    return ArtifactInfo(path, kind, Preprocess.from_dict(pre) if isinstance(pre, dict) and pre else None,
-                        meta.get("split"), model.get("num_classes"), meta)
+    kind, rec, engine, meta = _read(path)
+    pre = rec.preprocess if rec is not None else None
+    return ArtifactInfo(path, kind, Preprocess.from_dict(pre) if pre else None, rec.split if rec else None,
+                        rec.num_classes if rec else None, meta, rec, engine)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 from edgeseg import trt_compat as tc
 from edgeseg.artifacts import read_sidecar, sha256_file, sidecar_path
 from edgeseg.errors import EdgesegError
+from edgeseg.sidecars import EngineSidecar
 
 
 def check_engine_file(path: str | Path, sidecar_check: bool = True, flavour: str | None = None) -> dict[str, Any]:
@@ -36,21 +37,20 @@ def check_engine_file(path: str | Path, sidecar_check: bool = True, flavour: str
         if flavour == "tensorrt-rtx":
             _check_rtx_header(path, head, size)
         return {"flavour": flavour, "unchecked": True}
-    if meta.get("kind") != "engine" or meta.get("flavour") not in tc.FLAVOURS:
+    side = EngineSidecar.from_meta(meta)
+    if side is None:
         raise EdgesegError(f"{sidecar_path(path)}: not an edgeseg engine sidecar; {rebuild}")
-    flavour, version = meta["flavour"], meta.get("trt_version")
-    want = meta.get("size_bytes")
-    if isinstance(want, int) and size < want:
+    flavour, version, want, magic = side.flavour, side.trt_version, side.size_bytes, side.header_magic
+    if want is not None and size < want:
         raise EdgesegError(f"{path}: truncated engine file ({size} of {want} bytes); {rebuild}")
-    magic = bytes.fromhex(meta.get("header_magic", ""))
     if magic and not head.startswith(magic):
         raise EdgesegError(f"{path}: foreign engine header (starts with {head[:8]!r}, a {flavour} {version} engine "
                            f"starts with {magic!r}); not the engine its sidecar describes; {rebuild}")
     if flavour == "tensorrt-rtx":
         _check_rtx_header(path, head, size)
-    if isinstance(want, int) and size != want:
+    if want is not None and size != want:
         raise EdgesegError(f"{path}: engine file is {size} bytes, its sidecar says {want}; {rebuild}")
-    if meta.get("sha256") != sha256_file(path):
+    if side.sha256 != sha256_file(path):
         raise EdgesegError(f"{path}: engine file changed since it was built (sha256 differs from its sidecar); "
                            f"{rebuild}")
     return meta
