@@ -169,15 +169,13 @@ def test_cli_rejects_a_tile_size_ulite_cannot_take(tmp_path: Path, capsys: pytes
     assert not (tmp_path / "o").exists()
 
 
-def test_onnx_runtime_and_pytorch_agree_on_a_real_image(tmp_path: Path) -> None:
-    from conftest import SHARED_DATA
-
+def test_onnx_runtime_and_pytorch_agree_on_a_real_image(tmp_path: Path, shared_data: Path) -> None:
     from edgeseg.checkpoint import save_checkpoint
     from edgeseg.data.dataset import read_image
     from edgeseg.export import export_onnx
     from edgeseg.models import create_model
 
-    folder = SHARED_DATA / "kvasir-seg-900" / "images"
+    folder = shared_data / "kvasir-seg-900" / "images"
     if not folder.is_dir():
         pytest.skip(f"{folder} absent: the real data sets are not beside this checkout")
     img = read_image(sorted(folder.iterdir())[0])

@@ -102,8 +102,16 @@ def _mission_plot(ev: Evidence, path: Path) -> Path | None:
     by_file: dict[str, list[dict]] = {}
     for r in ev.bench:
         by_file.setdefault(r["_file"], []).append(r)
+    def created(path: str) -> str:  # a newer run's ratio replaces an older one's for the same point
+        import json
+
+        try:
+            return str(json.loads(Path(path).read_text(encoding="utf-8")).get("created") or "")
+        except (OSError, ValueError):
+            return ""
+
     merged: dict[tuple[str, str, str], dict] = {}
-    for _, rows in sorted(by_file.items()):
+    for _, rows in sorted(by_file.items(), key=lambda kv: (created(kv[0]), kv[0])):
         shapes = [r["input_shape"][-2:] for r in rows if r.get("input_shape")]
         if not shapes or not ev.models:
             continue
