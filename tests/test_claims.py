@@ -197,3 +197,21 @@ def test_stale_skip_is_not_listed_when_measured_elsewhere(tmp_path):
     details = {r.id: r for r in check_claims(results)}["ulite-faster"].details
     assert not any("export failed" in d for d in details)
     assert any("no CUDA GPU" in d for d in details)  # TensorRT really was not measured anywhere
+
+
+def test_best_vs_best_takes_each_networks_fastest_artifact_in_one_run() -> None:
+    from pathlib import Path as _P
+
+    from edgeseg.claims.checks_static import _best_vs_best
+    from edgeseg.claims.evidence import Evidence
+
+    def row(model: str, backend: str, precision: str, p50: float, f: str = "a.json") -> dict:
+        return {"model": model, "backend": backend, "precision": precision, "device": "cpu", "threads": 2,
+                "batch": 1, "input_shape": [1, 3, 64, 64], "latency_ms": {"p50": p50}, "_file": f}
+
+    ev = Evidence(results_dir=_P("."), bench=[
+        row("unet", "onnxruntime", "fp32", 100.0), row("unet", "onnxruntime", "int8-io", 50.0),
+        row("tinyunet", "onnxruntime", "fp32", 20.0), row("tinyunet", "onnxruntime", "int8-io", 40.0),
+        row("tinyunet", "onnxruntime", "fp32", 1.0, f="b.json")])  # another run: never paired with a.json
+    (f, ratio, m_best, b_best), = _best_vs_best(ev, "tinyunet", "unet")
+    assert (f, ratio, m_best, b_best) == ("a.json", 2.5, "onnxruntime fp32", "onnxruntime int8-io")

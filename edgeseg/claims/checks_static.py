@@ -192,6 +192,29 @@ def _bench_groups(ev: Evidence) -> dict[tuple, dict[str, dict[str, Any]]]:
     return groups
 
 
+def _best_vs_best(ev: Evidence, model: str, base: str) -> list[tuple[str, float, str, str]]:
+    """Per run (file, device, threads, batch, H x W): base's fastest artifact / model's fastest artifact, any
+    backend and precision (issue 12: networks compared at their best, not at one precision)."""
+    best: dict[tuple, dict[str, dict[str, Any]]] = {}
+    for r in ev.bench:
+        lat = _latency(r)
+        if lat is None or r["model"] not in (model, base):
+            continue
+        shape = list(r.get("input_shape") or [])
+        key = (r["_file"], r.get("device"), r.get("threads"), r.get("batch", shape[0] if shape else None),
+               tuple(shape[-2:]))
+        cur = best.setdefault(key, {}).get(r["model"])
+        if cur is None or lat < _latency(cur):
+            best[key][r["model"]] = r
+    out = []
+    for key, pair in sorted(best.items(), key=lambda kv: [str(x) for x in kv[0]]):
+        if model in pair and base in pair:
+            m, b = pair[model], pair[base]
+            out.append((key[0], _latency(b) / _latency(m), f"{m.get('backend')} {m.get('precision')}",
+                        f"{b.get('backend')} {b.get('precision')}"))
+    return out
+
+
 def _group_label(key: tuple) -> str:
     _, backend, precision, device, threads, batch, hw = key
     return (f"{backend} {precision} {device} threads={threads} batch={batch} "
@@ -253,7 +276,11 @@ def _check_latency_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None
     row.ours = f"{lo:.2f}x" if lo == hi else f"{lo:.2f}x to {hi:.2f}x"
     row.ratio = _r(lo / factor) if lo == hi else f"{_r(lo / factor)} to {_r(hi / factor)}"
     row.why = (f"{base} p50 latency / {model} p50 latency over {len(ratios)} configuration(s), "
-               f"{sum(v == HOLDS for v in verdicts)} at >= {factor * (1 - tol):.2f}x")
+               f"{sum(v == HOLDS for v in verdicts)} at >= {factor * (1 - tol):.2f}x; the same-precision rows "
+               f"decide the verdict, the best-vs-best rows are shown beside them")
+    for f, r, mb, bb in _best_vs_best(ev, model, base):
+        row.details.append(f"best vs best [{f}]: {base} at its fastest ({bb}) / {model} at its fastest ({mb}) "
+                           f"= {r:.2f}x (random weights: Dice budgets are checked by edgeseg optimize)")
 
 
 def _check_latency_order(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
