@@ -215,3 +215,26 @@ def test_best_vs_best_takes_each_networks_fastest_artifact_in_one_run() -> None:
         row("tinyunet", "onnxruntime", "fp32", 1.0, f="b.json")])  # another run: never paired with a.json
     (f, ratio, m_best, b_best), = _best_vs_best(ev, "tinyunet", "unet")
     assert (f, ratio, m_best, b_best) == ("a.json", 2.5, "onnxruntime fp32", "onnxruntime int8-io")
+
+
+def test_speed_rows_show_the_native_table_per_image_cost(tmp_path):
+    """A native-table file beside the bench results adds the whole-image ratio to a speed claim's details, pairing
+    only the networks trained on resized images; it never changes the verdict, which the per-input rows decide."""
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    before = {r.id: r for r in check_claims(results)}["sdunet-faster"]
+
+    def row(model: str, tile: float, resize: float, native: bool = False) -> dict:
+        return {"model": model, "status": "measured", "native_scale_training": native, "n_images": 40,
+                "ms_per_image_tile_fp32": tile, "ms_per_image_resize_fp32": resize}
+
+    doc = {"schema": "edgeseg-native-table/1", "dataset": "dsb2018-nuclei-564", "threads": 2,
+           "rows": [row("unet", 3000.0, 90.0), row("sdunet", 750.0, 30.0), row("sdunet", 1.0, 1.0, native=True),
+                    {"model": "ulite", "status": "not yet measured"}]}
+    (results / "native-dsb2018-nuclei-564.json").write_text(json.dumps(doc))
+    after = {r.id: r for r in check_claims(results)}
+    notes = [d for d in after["sdunet-faster"].details if d.startswith("per image at native size")]
+    assert [n.split(": ", 1)[1].split(" [")[0] for n in notes] == [
+        "unet 90.0 ms / sdunet 30.0 ms = 3.00x", "unet 3000.0 ms / sdunet 750.0 ms = 4.00x"]
+    assert after["sdunet-faster"].verdict == before.verdict
+    assert not any(d.startswith("per image") for d in after["ulite-faster"].details)  # ulite row not measured

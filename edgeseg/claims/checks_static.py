@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeseg.claims.evidence import Evidence, aliases
+from edgeseg.claims.per_image import per_image_notes
 from edgeseg.claims.verdicts import FAILS, HOLDS, PART, ClaimRow
 
 FIELD = {"params": "params", "macs": "macs", "flops": "flops", "size": "size_mb_fp32"}
@@ -281,6 +282,8 @@ def _check_latency_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None
     for f, r, mb, bb in _best_vs_best(ev, model, base):
         row.details.append(f"best vs best [{f}]: {base} at its fastest ({bb}) / {model} at its fastest ({mb}) "
                            f"= {r:.2f}x (random weights: Dice budgets are checked by edgeseg optimize)")
+    row.details += per_image_notes(ev, model, base)
+
 
 
 def _check_latency_order(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:

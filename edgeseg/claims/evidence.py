@@ -39,6 +39,7 @@ class Evidence:
     bench: list[dict[str, Any]] = field(default_factory=list)    # result rows of edgeseg-bench/1 files
     skipped: list[dict[str, Any]] = field(default_factory=list)  # bench configs not run, with the reason
     train: list[dict[str, Any]] = field(default_factory=list)    # edgeseg-train/1 documents
+    native: list[dict[str, Any]] = field(default_factory=list)   # measured rows of edgeseg-native-table/1 files
     used: list[str] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)
 
@@ -90,7 +91,14 @@ def load_evidence(results_dir: str | Path) -> Evidence:
                     for r in data["runs"] if isinstance(r, dict) and "model" in r]
             ev.train.append({**data, "runs": runs, "_file": shown})
             ev.used.append(shown)
+        elif schema.startswith("edgeseg-native-table/") and isinstance(data.get("rows"), list):
+            # per full image at native size (benchmarks/native_table.py): beside the per-input speed rows
+            for r in data["rows"]:
+                if isinstance(r, dict) and r.get("status") == "measured" and "model" in r:
+                    ev.native.append({**r, "model": norm_model(r["model"]), "_file": shown,
+                                      "_dataset": data.get("dataset"), "_threads": data.get("threads")})
+            ev.used.append(shown)
         else:
-            ev.ignored.append((shown,
-                               f"not a models table, edgeseg-bench/1 or edgeseg-train/1 file (schema {schema!r})"))
+            ev.ignored.append((shown, "not a models table, edgeseg-bench/1, edgeseg-train/1 or "
+                                      f"edgeseg-native-table/1 file (schema {schema!r})"))
     return ev
