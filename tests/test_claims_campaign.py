@@ -146,3 +146,38 @@ def test_plots_with_campaign(tmp_path):
     assert main(["claims", "--results", str(results), "--out", str(tmp_path / "c.md"),
                  "--plots", str(tmp_path / "plots")]) == 0
     assert (tmp_path / "plots" / "dice_vs_params.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _rewrite(root: Path, variant: str, offset: float, epochs: int, curve: list[float], seeds: int) -> None:
+    """Runs of `variant` on DSB: SD-UNet's per-image scores plus `offset`, with a recorded validation curve."""
+    ref = {r["stem"]: float(r["dice"]) for r in csv.DictReader(
+        (root / "dsb2018-nuclei-564" / "sdunet-ws-layer" / "f0-s0.csv").open())}
+    for seed in range(seeds):
+        rows = [{"stem": s, "dice": v + offset, "iou": (v + offset) / (2 - v - offset)} for s, v in ref.items()]
+        _write_run(root, "dsb2018-nuclei-564", variant, 0, seed, rows)
+        path = root / "dsb2018-nuclei-564" / variant / f"f0-s{seed}.json"
+        doc = json.loads(path.read_text())
+        doc |= {"recipe": {"epochs": epochs}, "best_epoch": epochs, "val_dice_per_epoch": curve}
+        path.write_text(json.dumps(doc))
+
+
+def test_sdunet_vs_tinyunet_gap_is_explained_from_the_curves(tmp_path):
+    from edgeseg.claims.report_tables import convergence_lines
+
+    root = make_campaign(tmp_path / "campaign")
+    slow = [0.0, 0.0, 0.01, 0.3] + [0.6] * 11
+    _rewrite(root, "tinyunet", -0.12, 15, slow, 3)
+    text = "\n".join(convergence_lines(load_campaign(root)))
+    assert "SD-UNet is 0.120 above TinyU-Net" in text
+    assert "its best validation epoch is its last in 3 of 3 seed(s)" in text
+    assert "below 0.05 for its first 3 epoch(s)" in text
+    assert "`tinyunet-e30`) is " + PENDING in text
+
+    _rewrite(root, "tinyunet-e30", -0.02, 30, slow + [0.7] * 15, 1)
+    text = "\n".join(convergence_lines(load_campaign(root)))
+    assert "| tinyunet-e30 | 30 | 1 |" in text
+    assert "difference to the same 15-epoch SD-UNet is -0.020 [" in text
+    assert "within the limit: the gap is the epoch budget" in text
+
+    _rewrite(root, "tinyunet", 0.0, 15, slow, 3)  # within 0.05: nothing to explain
+    assert "the check passes" in "\n".join(convergence_lines(load_campaign(root)))

@@ -15,7 +15,7 @@ from edgeseg.claims.campaign import load_campaign
 from edgeseg.claims.catalog import load_papers
 from edgeseg.claims.checks import EVIDENCE_KINDS, check_claims, default_campaign_dir, evidence_kind
 from edgeseg.claims.evidence import load_evidence
-from edgeseg.claims.report_tables import ablation_lines, budget_lines, runs_lines
+from edgeseg.claims.report_tables import ablation_lines, budget_lines, convergence_lines, runs_lines
 from edgeseg.claims.verdicts import COMPARABLE_MARGIN, INCONCLUSIVE, PENDING, UNTESTABLE, VERDICTS, ClaimRow
 
 # ---------- rendering ----------
@@ -114,6 +114,7 @@ def render_markdown(rows: list[ClaimRow], results_dir: str | Path, command: str,
                    f"{_cell(r.ci or '-')} | **{_cell(_verdict_cell(r))}** | {evid} |")
     out.append("")
     out += ablation_lines(camp, next((r for r in rows if r.id == "sdunet-ws-gn-recovers"), None))
+    out += convergence_lines(camp)
     out += ["# Inventory by paper", "",
             "Every quantitative or comparative claim of the five papers (`../shared/seeds/`), with its exact quote "
             "(checked against the seed text by the tests), where it is, the paper's figure and unit, and our "
