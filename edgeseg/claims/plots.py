@@ -61,11 +61,14 @@ def make_plots(ev: Evidence, out_dir: str | Path, camp: Campaign | None = None) 
 
 def _dice_plot(camp: Campaign, params: dict[str, float], path: Path, plt) -> Path | None:
     """One panel per data set: mean per-image Dice (seed-averaged) with its 95% bootstrap interval as error
-    bars, against parameters; points labelled; the legend only says how many seeds a point rests on."""
+    bars, against parameters; points labelled; the legend only says how many seeds a point rests on. Only
+    scores at the network's input size are drawn (native-size tiled scores are in native_table.py's table)."""
     panels = []
     for ds in sorted({r.dataset for r in camp.runs}):
         pts = []
         for v in sorted({r.variant for r in camp.runs if r.dataset == ds}):
+            if any(r.meta.get("scored", "input-size") != "input-size" for r in camp.variant_runs(ds, v)):
+                continue  # native-size (tiled) scores of the native-scale variants: not on the same footing
             name = "unetsharp-l4" if v == "unetsharp" else v
             base = next((m for m in (name, v.split("-ws-")[0], v.rsplit("-", 1)[0]) if m in params), None)
             ci = mean_interval(seed_mean(camp.per_image(ds, v, "dice")))
@@ -82,7 +85,7 @@ def _dice_plot(camp: Campaign, params: dict[str, float], path: Path, plt) -> Pat
             if sel:
                 ax.errorbar([p[0] for p in sel], [p[1].estimate for p in sel],
                             yerr=[[p[1].estimate - p[1].lo for p in sel], [p[1].hi - p[1].estimate for p in sel]],
-                            capsize=3, ms=5, ls="none", label="3 seeds" if multi else "1 seed (no seed variance)",
+                            capsize=3, ms=5, ls="none", label="2-3 seeds" if multi else "1 seed (no seed variance)",
                             **style)
         for x, ci, v, _ in pts:
             ax.annotate(v, (x, ci.estimate), fontsize=7, xytext=(4, 3), textcoords="offset points")
