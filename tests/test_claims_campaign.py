@@ -181,3 +181,14 @@ def test_sdunet_vs_tinyunet_gap_is_explained_from_the_curves(tmp_path):
 
     _rewrite(root, "tinyunet", 0.0, 15, slow, 3)  # within 0.05: nothing to explain
     assert "the check passes" in "\n".join(convergence_lines(load_campaign(root)))
+
+
+def test_runs_that_never_learned_are_named(tmp_path):
+    from edgeseg.claims.report_tables import runs_lines
+
+    root = make_campaign(tmp_path / "campaign")
+    path = root / "dsb2018-nuclei-564" / "ulite" / "f0-s1.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"val_dice": 0.0}))
+    text = "\n".join(runs_lines(load_campaign(root)))
+    assert "never learned" in text and "dsb2018-nuclei-564 ulite fold 0 seed 1." in text
+    assert "| dsb2018-nuclei-564 | ulite | 0, 1, 2 | 0, 1, 2 | 40 | ?, 0.000, ? |" in text

@@ -9,6 +9,7 @@ from edgeseg.claims.checks_accuracy import ablation_table
 from edgeseg.claims.stats import compare, mean_interval, seed_mean
 from edgeseg.claims.verdicts import COMPARABLE_MARGIN, PENDING
 
+NEVER_LEARNED = 0.05
 WS_VARIANTS = ("unet", "sdunet-ws-channel", "sdunet-ws-layer", "sdunet-ws-none", "sdunet-bn")
 
 
@@ -89,13 +90,26 @@ def runs_lines(camp: Campaign) -> list[str]:
     out = ["## Campaign runs found", "",
            f"Finished runs under `{camp.root.as_posix()}` (a run counts when its JSON and CSV are both written); "
            "seeds per variant and data set. Missing runs are \"not yet measured\".", "",
-           "| Data set | Variant | seeds finished | seeds planned | images scored |", "|---|---|---|---|---|"]
+           "| Data set | Variant | seeds finished | seeds planned | images scored | best val Dice per run |",
+           "|---|---|---|---|---|---|"]
+    dead = []
     for ds in sorted({r.dataset for r in camp.runs}):
         for v in sorted({r.variant for r in camp.runs if r.dataset == ds}):
             seeds = camp.seeds(ds, v)
             planned = camp.planned_seeds(ds, v)
             n = len(camp.per_image(ds, v, "dice"))
-            out.append(f"| {ds} | {v} | {', '.join(map(str, seeds))} | {', '.join(map(str, planned)) or '?'} | {n} |")
+            runs = sorted(camp.variant_runs(ds, v), key=lambda r: (r.seed, r.fold))
+            vals = [r.meta.get("val_dice") for r in runs]
+            dead += [f"{ds} {v} fold {r.fold} seed {r.seed}" for r in runs
+                     if any(isinstance(r.meta.get(k), (int, float)) and r.meta[k] < NEVER_LEARNED
+                            for k in ("val_dice", "test_dice"))]
+            shown = ", ".join(f"{x:.3f}" if isinstance(x, (int, float)) else "?" for x in vals)
+            out.append(f"| {ds} | {v} | {', '.join(map(str, seeds))} | {', '.join(map(str, planned)) or '?'} | {n} "
+                       f"| {shown} |")
+    if dead:
+        out += ["", f"Runs that never learned (best validation or test Dice below {NEVER_LEARNED}: no foreground "
+                "where the masks have it): " + "; ".join(dead) + ". They are kept: a recipe that fails "
+                "on some seeds is part of what a user gets, and their per-image scores enter the seed average."]
     if camp.aliases:
         out += ["", "Aliases (plan.json): " + ", ".join(f"`{k}` = `{v}`" for k, v in camp.aliases.items()) + "."]
     out += [f"- ignored `{p}`: {why}" for p, why in camp.problems]
