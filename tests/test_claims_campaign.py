@@ -192,3 +192,8 @@ def test_runs_that_never_learned_are_named(tmp_path):
     text = "\n".join(runs_lines(load_campaign(root)))
     assert "never learned" in text and "dsb2018-nuclei-564 ulite fold 0 seed 1." in text
     assert "| dsb2018-nuclei-564 | ulite | 0, 1, 2 | 0, 1, 2 | 40 | ?, 0.000, ? |" in text
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    shutil.copytree(root, results / "campaign")
+    why = {r.id: r for r in check_claims(results)}["ulite-keeps-accuracy"].why
+    assert "never learned" in why and "ulite seed 1 on dsb2018-nuclei-564" in why
