@@ -170,7 +170,7 @@ def test_sdunet_vs_tinyunet_gap_is_explained_from_the_curves(tmp_path):
     text = "\n".join(convergence_lines(load_campaign(root)))
     assert "SD-UNet is 0.120 above TinyU-Net" in text
     assert "its best validation epoch is its last in 3 of 3 seed(s)" in text
-    assert "below 0.05 for its first 3 epoch(s)" in text
+    assert "in 3 of 3 seed(s) its validation Dice stays below 0.05 for its first 3 epoch(s)" in text
     assert "`tinyunet-e30`) is " + PENDING in text
 
     _rewrite(root, "tinyunet-e30", -0.02, 30, slow + [0.7] * 15, 1)

@@ -201,7 +201,7 @@ def _gap_explanation(notes: dict[str, dict[str, Any]], channel: float | None) ->
     runs = tiny["runs"]
     last = sum(1 for r in runs if r.meta.get("best_epoch") == tiny["epochs"])
     starts = [next((i for i, x in enumerate(r.meta.get("val_dice_per_epoch") or []) if x > 0.05), None) for r in runs]
-    starts = sorted(z for z in starts if z is not None)
+    starts = sorted(z for z in starts if z)  # seeds whose first epoch(s) found no foreground
     text = f"SD-UNet is {-d.estimate:.3f} above TinyU-Net ({d.fmt()}), more than {GAP_LIMIT:.2f}, in SD-UNet's favour"
     if channel is not None:
         text += (f"; the fidelity error this check guards against would show the other way (per-channel WS, "
@@ -210,7 +210,8 @@ def _gap_explanation(notes: dict[str, dict[str, Any]], channel: float | None) ->
              f"is its last in {last} of {len(runs)} seed(s)")
     if starts:
         span = f"{starts[0]}" if starts[0] == starts[-1] else f"{starts[0]}-{starts[-1]}"
-        text += f", and its validation Dice stays below 0.05 for its first {span} epoch(s) (almost no foreground)"
+        text += (f", and in {len(starts)} of {len(runs)} seed(s) its validation Dice stays below 0.05 for its first "
+                 f"{span} epoch(s) (almost no foreground)")
     first = (notes.get("sdunet", {}).get("curve") or [None])[0]
     if first is not None:
         text += f", while SD-UNet's is {first:.2f} after one epoch"
