@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeseg.claims.verdicts import NEVER_LEARNED
+
 _RUN = re.compile(r"^f(\d+)-s(\d+)$")
 
 
@@ -35,6 +37,11 @@ class Run:
     scores: dict[str, dict[str, float]]  # stem -> metric -> value
     meta: dict[str, Any]
     csv_path: str
+
+    def never_learned(self) -> bool:
+        """Best validation or test Dice below NEVER_LEARNED: no foreground where the masks have it."""
+        return any(isinstance(self.meta.get(k), (int, float)) and self.meta[k] < NEVER_LEARNED
+                   for k in ("val_dice", "test_dice"))
 
 
 @dataclass

@@ -93,10 +93,10 @@ def _finish(row: ClaimRow, t: dict[str, Any], camp: Campaign, verdicts: list[str
     row.verdict = cap(v, limits)
     row.why = rule + ("; at best holds in part: " + "; ".join(limits) if limits else "")
     dead = [f"{n} seed {r.seed}{f' fold {r.fold}' if r.fold else ''} on {d}" for d in ready for n in names
-            for r in camp.variant_runs(d, n) if isinstance(r.meta.get("val_dice"), (int, float))
-            and r.meta["val_dice"] < NEVER_LEARNED]
+            for r in camp.variant_runs(d, n) if r.never_learned()]
     if dead:  # kept in the seed average (the recipe's reliability is part of the result), but said here
-        row.why += f"; includes runs that never learned (best validation Dice < {NEVER_LEARNED}): {', '.join(dead)}"
+        row.why += (f"; includes runs that never learned (best validation or test Dice < {NEVER_LEARNED}): "
+                    f"{', '.join(dead)}")
     row.evidence = sorted({r.csv_path.rsplit("/", 2)[0] + "/" for d in ready for n in names
                            for r in camp.variant_runs(d, n)})
 

@@ -16,9 +16,12 @@ def per_image_notes(ev: Evidence, model: str, base: str) -> list[str]:
     """The cost of a whole image at its native size (native_table.py, trained weights, ONNX Runtime FP32),
     shown beside the per-input ratios: the papers time whole images, and a tiled image costs tens of inputs.
     Only the networks trained on resized images are paired, so both sides ran the same number of tiles."""
+    tables: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for r in ev.native:
+        if not r.get("native_scale_training"):
+            tables.setdefault((r["_file"], r["_dataset"]), {})[r["model"]] = r
     notes = []
-    for (f, ds), rows in sorted(_group(ev.native, lambda r: (r["_file"], r["_dataset"])).items()):
-        pick = {r["model"]: r for r in rows if not r.get("native_scale_training")}
+    for (f, ds), pick in sorted(tables.items()):
         m, b = pick.get(model), pick.get(base)
         if m is None or b is None:
             continue
@@ -30,9 +33,3 @@ def per_image_notes(ev: Evidence, model: str, base: str) -> list[str]:
                              f"= {tb / tm:.2f}x [{f}]")
     return notes
 
-
-def _group(rows: list[dict[str, Any]], key: Any) -> dict[Any, list[dict[str, Any]]]:
-    out: dict[Any, list[dict[str, Any]]] = {}
-    for r in rows:
-        out.setdefault(key(r), []).append(r)
-    return out

@@ -66,10 +66,11 @@ def budget_lines(camp: Campaign) -> list[str]:
         out.append("")
     secs = [float(x.meta["train_seconds"]) for x in camp.runs if isinstance(x.meta.get("train_seconds"), (int, float))]
     if secs:
+        mid = sorted(secs)[len(secs) // 2]
         out += [f"Training time of the finished runs: {len(secs)} runs, {sum(secs) / 3600:.1f} CPU hours in all "
                 f"(sum of each run's `train_seconds`, one torch thread per run, two runs side by side on the 2-core "
-                f"machine; median {sorted(secs)[len(secs) // 2] / 60:.1f} min per run). The issue's target was about "
-                f"3 CPU hours for the whole campaign, about {3 * 3600 / sorted(secs)[len(secs) // 2]:.0f} runs at "
+                f"machine; median {mid / 60:.1f} min per run). The issue's target was about "
+                f"3 CPU hours for the whole campaign, about {3 * 3600 / mid:.0f} runs at "
                 "that median on this machine, so the plan spans sessions (the runner resumes per run) and the "
                 "table's last column says how far it got.", ""]
     out += ["What a GPU budget would change: the campaign keeps CPU-sized inputs and epochs (small inputs, tens of "
@@ -99,9 +100,7 @@ def runs_lines(camp: Campaign) -> list[str]:
             n = len(camp.per_image(ds, v, "dice"))
             runs = sorted(camp.variant_runs(ds, v), key=lambda r: (r.seed, r.fold))
             vals = [r.meta.get("val_dice") for r in runs]
-            dead += [f"{ds} {v} fold {r.fold} seed {r.seed}" for r in runs
-                     if any(isinstance(r.meta.get(k), (int, float)) and r.meta[k] < NEVER_LEARNED
-                            for k in ("val_dice", "test_dice"))]
+            dead += [f"{ds} {v} fold {r.fold} seed {r.seed}" for r in runs if r.never_learned()]
             shown = ", ".join(f"{x:.3f}" if isinstance(x, (int, float)) else "?" for x in vals)
             out.append(f"| {ds} | {v} | {', '.join(map(str, seeds))} | {', '.join(map(str, planned)) or '?'} | {n} "
                        f"| {shown} |")
