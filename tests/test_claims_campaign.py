@@ -197,3 +197,39 @@ def test_runs_that_never_learned_are_named(tmp_path):
     shutil.copytree(root, results / "campaign")
     why = {r.id: r for r in check_claims(results)}["ulite-keeps-accuracy"].why
     assert "never learned" in why and "ulite seed 1 on dsb2018-nuclei-564" in why
+
+
+def test_one_isbi_metric_decides_every_claim(tmp_path):
+    """ISBI verdicts rest on the interior score for every claim: U-Lite is 0.05 below U-Net on the membrane but
+    equal on the interiors, so 'keeps accuracy' holds on ISBI while it fails on DSB (membrane-free)."""
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    camp = make_campaign(results / "campaign")
+    for f in sorted((camp / "isbi2012-em" / "ulite").glob("*.csv")):
+        with f.open() as fh:
+            rows = [{k: v if k == "stem" else float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+        for r in rows:
+            r["dice_interior"] = r["dice"] + 0.25  # = U-Net's interior (base + 0.2) on the same image
+            r["iou_interior"] = r["dice_interior"] / (2 - r["dice_interior"])
+        _write_run(camp.parent / "campaign", "isbi2012-em", "ulite", int(f.stem[1]), int(f.stem[-1]), rows)
+    rows = {r.id: r for r in check_claims(results)}
+    for cid in ("ulite-keeps-accuracy", "tinyunet-lightweight-suboptimal", "tinyunet-lightweight-lower"):
+        isbi = [d for d in rows[cid].details if d.startswith("isbi2012-em: dice")]
+        assert isbi and isbi[0].startswith("isbi2012-em: dice_interior"), (cid, rows[cid].details)
+    keeps = rows["ulite-keeps-accuracy"]
+    assert "isbi2012-em: holds" in keeps.why and "dsb2018-nuclei-564: does not hold" in keeps.why, keeps.why
+    assert keeps.verdict == PART
+    assert "dice diff -0.05" in keeps.ci and "(shown beside, not deciding)" in keeps.ci  # membrane beside
+
+
+def test_reasons_name_each_set_its_seeds_and_the_ws_premise(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    make_campaign(results / "campaign")
+    rows = {r.id: r for r in check_claims(results)}
+    gp = rows["gpunet-beats-ghost"]   # GPU-Net 0.02 below Ghost U-Net: decided per set, one seed on each
+    assert "dsb2018-nuclei-564: does not hold (interval below +0.000)" in gp.why, gp.why
+    assert f"{SINGLE_SEED} on dsb2018-nuclei-564: ghostunet, gpunet" in gp.why
+    assert "at best holds in part" not in gp.why   # said only where a 'holds' was capped
+    ws = rows["sdunet-ws-gn-recovers"]            # no WS is 0.1 below U-Net: the drop WS recovers exists
+    assert "premise: there is a drop to recover" in ws.why, ws.why

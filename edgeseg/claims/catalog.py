@@ -27,6 +27,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "static_order": ("model", "fields", "among"),          # "lightest", "third smallest behind A and B"
     "latency_ratio": ("model", "baseline", "factor", "tolerance"),  # baseline latency / model latency
     "latency_order": ("models",),                          # latency increases along the list
+    "module_cost": ("cin", "cout", "size", "tolerance"),   # GPU-Net Eq. 7-8, counted on our GPModule
     "accuracy_diff": ("model", "baseline", "mode", "metric", "datasets"),  # campaign, paired bootstrap
     "accuracy_rank": ("model", "rank", "metric", "datasets", "among"),
     "accuracy_order": ("models", "worst", "metric", "datasets"),

@@ -21,6 +21,7 @@ from edgeseg.claims import checks_static as st
 from edgeseg.claims.campaign import Campaign, load_campaign
 from edgeseg.claims.catalog import all_claims, load_papers
 from edgeseg.claims.checks_accuracy import ACCURACY_CHECKS
+from edgeseg.claims.checks_module import check_module_cost
 from edgeseg.claims.evidence import Evidence, load_evidence
 from edgeseg.claims.verdicts import (
     FAILS,
@@ -40,6 +41,7 @@ STATIC_CHECKS = {
     "size": st._check_absolute, "params_ratio": st._check_model_ratio, "size_ratio": st._check_model_ratio,
     "compute_ratio": st._check_model_ratio, "static_order": st._check_static_order,
     "latency_ratio": st._check_latency_ratio, "latency_order": st._check_latency_order,
+    "module_cost": check_module_cost,
 }
 EVIDENCE_KINDS = ("static counts", "measured speed", "trained accuracy")
 

@@ -6,10 +6,12 @@ by `edgeseg.claims.verdicts` (thresholds, margin, caps). The older one-seed `tra
 any accuracy verdict: where the campaign has no runs yet, the verdict is "inconclusive at this budget" with
 the reason "not yet measured (campaign pending)".
 
-Metric per data set: the campaign's CSV scores the trained foreground (`dice`, `iou`). On ISBI the trained
-foreground is the membrane; SD-UNet's paper scores the white "segmented objects" (cell interiors) of its
-labels, so SD-UNet's ISBI claims use `dice_interior` (claims say so with `metric_by_dataset`), and the other
-metric is shown beside.
+Metric per data set, the same for every claim (so two verdicts on one set never rest on different scores):
+the campaign's CSV scores the trained foreground (`dice`, `iou`). On ISBI the trained foreground is the
+membrane, but the one paper that uses ISBI (SD-UNet) scores the white "segmented objects" (cell interiors)
+of its labels, so every ISBI verdict uses the interior score (`DATASET_METRIC`); the membrane score is shown
+beside it, never deciding. For the other papers ISBI is a stand-in set, and the paper that does use it fixes
+the metric.
 """
 
 from __future__ import annotations
@@ -35,11 +37,15 @@ from edgeseg.claims.verdicts import (
     threshold,
 )
 
+# data set (substring) -> suffix of the deciding score; see the module docstring.
+DATASET_METRIC = {"isbi": "_interior"}
+
 
 def metric_for(t: dict[str, Any], dataset: str) -> str:
-    for key, m in (t.get("metric_by_dataset") or {}).items():
-        if key.lower() in dataset.lower():
-            return str(m)
+    """The score that decides claim `t` on `dataset`: the claim's metric (dice / iou) in the set's variant."""
+    for key, suffix in DATASET_METRIC.items():
+        if key in dataset.lower():
+            return str(t["metric"]) + suffix
     return str(t["metric"])
 
 
@@ -56,9 +62,16 @@ def pair(camp: Campaign, ds: str, a: str, b: str, metric: str) -> tuple[Interval
     return ci, f"n={n} images, seeds {a} {sa} / {b} {sb}"
 
 
-def _mean(camp: Campaign, ds: str, name: str, metric: str) -> float | None:
-    m = seed_mean(camp.per_image(ds, name, metric))
+def _mean(camp: Campaign, ds: str, name: str, metric: str, on: set[str] | None = None) -> float | None:
+    """Seed-averaged mean over the test images (only those in `on`, when given)."""
+    m = {k: v for k, v in seed_mean(camp.per_image(ds, name, metric)).items() if on is None or k in on}
     return sum(m.values()) / len(m) if m else None
+
+
+def _paired_means(camp: Campaign, ds: str, a: str, b: str, metric: str) -> tuple[float | None, float | None]:
+    """Both networks' means over the images both were scored on: the images the interval is taken over."""
+    common = set(camp.per_image(ds, a, metric)) & set(camp.per_image(ds, b, metric))
+    return _mean(camp, ds, a, metric, common), _mean(camp, ds, b, metric, common)
 
 
 def _start(row: ClaimRow, t: dict[str, Any], camp: Campaign, names: list[str]) -> tuple[list[str], list[str]]:
@@ -77,21 +90,25 @@ def _start(row: ClaimRow, t: dict[str, Any], camp: Campaign, names: list[str]) -
 
 
 def _finish(row: ClaimRow, t: dict[str, Any], camp: Campaign, verdicts: list[str], ready: list[str],
-            pending: list[str], names: list[str], rule: str) -> None:
+            pending: list[str], names: list[str], rule: str, reasons: list[str]) -> None:
+    """Verdict across data sets, with each set's outcome (`reasons`, one per ready set) in the reason."""
     if not ready:
         row.verdict = INCONCLUSIVE
         return
     limits = []
-    single = sorted({n for d in ready for n in names if len(camp.seeds(d, n)) < 2})
-    if single:
-        limits.append(f"{SINGLE_SEED}: {', '.join(single)}")
+    for d in ready:
+        single = sorted(n for n in names if len(camp.seeds(d, n)) < 2)
+        if single:
+            limits.append(f"{SINGLE_SEED} on {d}: {', '.join(single)}")
     if pending:
         limits.append(f"{PENDING} on {', '.join(pending)}")
     if t.get("incomplete"):
         limits.append(str(t["incomplete"]))
     v = combine(verdicts)
     row.verdict = cap(v, limits)
-    row.why = rule + ("; at best holds in part: " + "; ".join(limits) if limits else "")
+    outcome = "; ".join(f"{d}: {r}" for d, r in zip(ready, reasons, strict=True))
+    row.why = f"{rule}; {outcome}" + (("; at best holds in part: " if v == HOLDS else "; also: ") + "; ".join(limits)
+                                      if limits else "")
     dead = [f"{n} seed {r.seed}{f' fold {r.fold}' if r.fold else ''} on {d}" for d in ready for n in names
             for r in camp.variant_runs(d, n) if r.never_learned()]
     if dead:  # kept in the seed average (the recipe's reliability is part of the result), but said here
@@ -105,26 +122,29 @@ def check_accuracy_diff(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> Non
     model, base, mode = t["model"], t["baseline"], t["mode"]
     thr = threshold(mode, float(t.get("margin", 0.01)))
     ready, pending = _start(row, t, camp, [model, base])
-    verdicts, ours, cis = [], [], []
+    verdicts, ours, cis, reasons = [], [], [], []
     for ds in ready:
         metric = metric_for(t, ds)
         ci, info = pair(camp, ds, model, base, metric)
         v, why = decide(ci, thr)
         verdicts.append(v)
-        ma, mb = _mean(camp, ds, model, metric), _mean(camp, ds, base, metric)
-        ours.append(f"{ds}: {model} {ma:.3f} vs {base} {mb:.3f} {metric}")
+        reasons.append(f"{v} ({why})")
+        ma, mb = _paired_means(camp, ds, model, base, metric)
+        ours.append(f"{ds}: {model} {ma:.3f} vs {base} {mb:.3f} {metric}" if ma is not None and mb is not None
+                    else f"{ds}: no paired images")
         cis.append(f"{ds}: {metric} diff {ci.fmt() if ci else 'n/a'}, {info}")
         row.details.append(f"{ds}: {metric} {model} - {base} = {ci.fmt() if ci else 'n/a'} (95% CI, {info}) "
                            f"-> {v} ({why})")
         other = _other_metric(metric)
         if other and camp.per_image(ds, model, other):
             oci, _ = pair(camp, ds, model, base, other)
+            cis[-1] += f"; {other} diff {oci.fmt() if oci else 'n/a'} (shown beside, not deciding)"
             row.details.append(f"{ds}: shown beside, not deciding: {other} {model} - {base} = "
                                f"{oci.fmt() if oci else 'n/a'}")
     row.ours, row.ci = "; ".join(ours) or "-", "; ".join(cis)
     rule = (f"{model} - {base} per-image {t['metric']} must be > {thr:+.3f}"
             + (" (better)" if mode == "better" else f" (comparable: margin {-thr:.2f})"))
-    _finish(row, t, camp, verdicts, ready, pending, [model, base], rule)
+    _finish(row, t, camp, verdicts, ready, pending, [model, base], rule, reasons)
 
 
 def _ci_list(ds: str, diffs: dict[str, Interval | None]) -> str:
@@ -135,7 +155,7 @@ def _ci_list(ds: str, diffs: dict[str, Interval | None]) -> str:
 def check_accuracy_rank(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
     model, want, among = t["model"], int(t["rank"]), [m for m in t["among"] if m != t["model"]]
     ready, pending = _start(row, t, camp, [model])
-    verdicts, parts, used = [], [], {model}
+    verdicts, parts, used, reasons = [], [], {model}, []
     for ds in ready:
         metric = metric_for(t, ds)
         # Planned comparators without runs yet stay in as "may be better" (None), so a partial campaign
@@ -144,6 +164,7 @@ def check_accuracy_rank(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> Non
         diffs = {o: pair(camp, ds, model, o, metric)[0] if camp.variant_runs(ds, o) else None for o in others}
         v, above, not_below = rank_verdict(diffs, want)
         verdicts.append(v)
+        reasons.append(f"{v} ({above} decidedly above, {not_below} not decidedly below)")
         used |= set(others)
         means = {n: _mean(camp, ds, n, metric) for n in [model, *others] if camp.variant_runs(ds, n)}
         order = sorted(means, key=lambda k: -(means[k] or 0))
@@ -156,18 +177,19 @@ def check_accuracy_rank(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> Non
     row.ours = "; ".join(parts) or "-"
     rule = (f"rank <= {want} by pairwise intervals: holds when at most {want - 1} other network(s) may be better, "
             f"fails when {want} or more are decidedly better")
-    _finish(row, t, camp, verdicts, ready, pending, sorted(used), rule)
+    _finish(row, t, camp, verdicts, ready, pending, sorted(used), rule, reasons)
 
 
 def check_accuracy_order(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
     models, worst = list(t["models"]), t["worst"]
     ready, pending = _start(row, t, camp, models)
-    verdicts, parts = [], []
+    verdicts, parts, reasons = [], [], []
     for ds in ready:
         metric = metric_for(t, ds)
         diffs = {o: pair(camp, ds, worst, o, metric)[0] for o in models if o != worst}
         v = lowest_verdict(diffs)
         verdicts.append(v)
+        reasons.append(v)
         means = ", ".join(f"{m} {_mean(camp, ds, m, metric):.3f}" for m in models)
         parts.append(f"{ds}: {means} ({metric})")
         row.details.append(f"{ds}: " + ", ".join(f"{worst} - {o} = {d.fmt() if d else 'n/a'}" for o, d in diffs.items())
@@ -175,7 +197,7 @@ def check_accuracy_order(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> No
         row.ci += ("; " if row.ci else "") + _ci_list(ds, diffs)
     row.ours = "; ".join(parts) or "-"
     _finish(row, t, camp, verdicts, ready, pending, models,
-            f"{worst} must be decidedly below every other of {', '.join(models)} (pairwise intervals)")
+            f"{worst} must be decidedly below every other of {', '.join(models)} (pairwise intervals)", reasons)
 
 
 def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
@@ -188,7 +210,7 @@ def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
     model, none, base = t["model"], t["no_ws"], t["baseline"]
     thr = threshold("comparable", float(t.get("margin", 0.01)))
     ready, pending = _start(row, t, camp, [model, none, base])
-    verdicts, ours = [], []
+    verdicts, ours, reasons = [], [], []
     for ds in ready:
         metric = metric_for(t, ds)
         ci_a, info_a = pair(camp, ds, model, none, metric)
@@ -197,6 +219,7 @@ def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
         v = FAILS if va == FAILS else HOLDS if va == vb == HOLDS else PART if (va, vb) == (HOLDS, FAILS) \
             else INCONCLUSIVE
         verdicts.append(v)
+        reasons.append(f"{v} (WS gain: {decide(ci_a, 0.0)[1]}; vs {base}: {decide(ci_b, thr)[1]})")
         ours.append(f"{ds}: WS gain {ci_a.fmt() if ci_a else 'n/a'}, vs U-Net {ci_b.fmt() if ci_b else 'n/a'}")
         row.ci += ("; " if row.ci else "") + (f"{ds}: {metric} vs {none} {ci_a.fmt() if ci_a else 'n/a'} ({info_a}); "
                                               f"vs {base} {ci_b.fmt() if ci_b else 'n/a'} ({info_b})")
@@ -204,17 +227,23 @@ def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
                            f"{ci_a.fmt() if ci_a else 'n/a'} ({info_a}) -> {va}")
         row.details.append(f"{ds}: (b) {model} - {base} {metric} = {ci_b.fmt() if ci_b else 'n/a'} ({info_b}) "
                            f"-> {vb} (margin {-thr:.2f}) => {v}")
+        # The claim presumes a drop to recover: depthwise separable without WS below U-Net. Say where it is not.
+        ci_c, _ = pair(camp, ds, none, base, metric)
+        drop = decide(ci_c, thr)[0]
+        premise = ("there is a drop to recover" if drop == FAILS else "there is no drop to recover" if drop == HOLDS
+                   else "whether there is a drop is undecided")
+        row.details.append(f"{ds}: premise: {none} - {base} {metric} = {ci_c.fmt() if ci_c else 'n/a'}: {premise}")
+        reasons[-1] += f"; premise: {premise} ({none} - {base} {ci_c.fmt() if ci_c else 'n/a'})"
     row.ours = "; ".join(ours) or "-"
     _finish(row, t, camp, verdicts, ready, pending, [model, none, base],
-            "(a) WS must improve on no WS (> 0) and (b) SD-UNet must be comparable with U-Net (> -margin)")
+            "(a) WS must improve on no WS (> 0) and (b) SD-UNet must be comparable with U-Net (> -margin)", reasons)
 
 
-def ablation_table(camp: Campaign, datasets: list[str], variants: list[str], ref: str,
-                   metric_by: dict[str, str] | None = None) -> list[list[str]]:
+def ablation_table(camp: Campaign, datasets: list[str], variants: list[str], ref: str) -> list[list[str]]:
     """Rows [data set, variant, seeds, images, mean [CI], diff vs ref [CI]] for the WS ablation table."""
     rows = []
     for ds in camp.match(datasets):
-        metric = metric_for({"metric": "dice", "metric_by_dataset": metric_by or {}}, ds)
+        metric = metric_for({"metric": "dice"}, ds)
         for v in variants:
             if camp.planned(ds, v) is False:
                 continue

@@ -19,7 +19,7 @@ from typing import Any
 
 from edgeseg.claims.evidence import Evidence, aliases
 from edgeseg.claims.per_image import per_image_notes
-from edgeseg.claims.verdicts import FAILS, HOLDS, PART, ClaimRow
+from edgeseg.claims.verdicts import FAILS, HOLDS, PART, UNTESTABLE, ClaimRow
 
 FIELD = {"params": "params", "macs": "macs", "flops": "flops", "size": "size_mb_fp32"}
 
@@ -101,6 +101,22 @@ def _no_models(ev: Evidence, name: str) -> str:
 
 
 def _check_absolute(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
+    if isinstance(t["model"], list):  # one claim giving several figures (UNet#'s pruning levels): one row
+        subs = []
+        for m, v in zip(t["model"], t["value"], strict=True):
+            sub = ClaimRow(row.id, m, row.kind, row.paper_figure)
+            _check_absolute(sub, {**t, "model": m, "value": v}, ev)
+            subs.append(sub)
+        missing = [s for s in subs if s.verdict == UNTESTABLE]
+        if missing:
+            row.why = missing[0].why
+            return
+        row.verdict = _combine([s.verdict for s in subs])
+        row.ours = "; ".join(f"{s.model} {s.ours}" for s in subs)
+        row.ratio = "; ".join(s.ratio for s in subs)
+        row.why = "; ".join(f"{s.model}: {s.verdict}, {s.why}" for s in subs)
+        row.evidence = sorted({e for s in subs for e in s.evidence})
+        return
     kind, model = t["kind"], t["model"]
     rows = ev.model_rows(model)
     if not rows:
@@ -165,7 +181,8 @@ def _check_model_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
     row.verdict = _rule_ratio(r, factor, tol)
     if t.get("paper_baseline_value"):
         pb = float(t["paper_baseline_value"])
-        notes.append(f"against the paper's own U-Net ({_fmt(field_kind, pb)}) our {model} would give {pb / vm:.2f}x")
+        notes.append(f"against the paper's own {base} figure ({_fmt(field_kind, pb)}) our {model} would give "
+                     f"{pb / vm:.2f}x")
     row.why = (f"our {base} / {model} = {r:.2f}x vs the paper's {factor:g}x "
                f"(holds at >= {factor * (1 - tol):.2f}x)" + ("; " + "; ".join(notes) if notes else ""))
 

@@ -125,7 +125,7 @@ def ablation_lines(camp: Campaign, row: Any | None) -> list[str]:
     if alias:
         out += [f"SD-UNet's default WS mode in this campaign: `{alias}` (plan.json alias; chosen on validation "
                 "splits).", ""]
-    rows = ablation_table(camp, ["isbi", "dsb"], list(WS_VARIANTS), "sdunet-ws-none", {"isbi": "dice_interior"})
+    rows = ablation_table(camp, ["isbi", "dsb"], list(WS_VARIANTS), "sdunet-ws-none")
     if not rows:
         return out + [f"- {PENDING}: no ISBI or DSB runs in the campaign yet.", ""]
     out += ["| Data set | Variant | seeds | images | mean [95% CI] | minus ws-none [95% CI] |",
