@@ -191,12 +191,30 @@ def test_runs_that_never_learned_are_named(tmp_path):
     path.write_text(json.dumps(json.loads(path.read_text()) | {"val_dice": 0.0}))
     text = "\n".join(runs_lines(load_campaign(root)))
     assert "never learned" in text and "dsb2018-nuclei-564 ulite fold 0 seed 1." in text
-    assert "| dsb2018-nuclei-564 | ulite | 0, 1, 2 | 0, 1, 2 | 40 | ?, 0.000, ? |" in text
+    assert "| dsb2018-nuclei-564 | ulite | 0, 1, 2 | 0, 1, 2 | 3 (0) | 40 | ?, 0.000, ? |" in text
+    assert "| isbi2012-em | ulite | 0, 1, 2 | 0, 1, 2 | 9 (0, 1, 2) | 30 |" in text
     results = tmp_path / "results"
     shutil.copytree(FIXTURE, results)
     shutil.copytree(root, results / "campaign")
     why = {r.id: r for r in check_claims(results)}["ulite-keeps-accuracy"].why
     assert "never learned" in why and "ulite seed 1 on dsb2018-nuclei-564" in why
+
+
+def test_intervals_without_the_runs_that_never_learned_are_shown_beside(tmp_path):
+    """A collapsed seed (Dice 0 on every image) stays in the deciding interval; the one without it is beside."""
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    root = make_campaign(results / "campaign")
+    run = root / "dsb2018-nuclei-564" / "ulite" / "f0-s1"
+    with run.with_suffix(".csv").open() as fh:
+        rows = [{"stem": r["stem"], "dice": 0.0, "iou": 0.0} for r in csv.DictReader(fh)]
+    _write_run(root, "dsb2018-nuclei-564", "ulite", 0, 1, rows)
+    row = {r.id: r for r in check_claims(results)}["ulite-keeps-accuracy"]
+    dsb = next(c for c in row.ci.split("; ") if c.startswith("dsb2018"))
+    deciding = float(dsb.split("diff ")[1].split(" ")[0])
+    beside = float(row.ci.split("without the runs that never learned: ")[1].split(" ")[0])
+    assert deciding < -0.15          # seed average with a zero seed: about -0.05 - 0.6 / 3
+    assert -0.07 < beside < -0.03    # the two seeds that learned: U-Lite's -0.05 offset
 
 
 def test_one_isbi_metric_decides_every_claim(tmp_path):

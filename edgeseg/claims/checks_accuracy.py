@@ -62,6 +62,26 @@ def pair(camp: Campaign, ds: str, a: str, b: str, metric: str) -> tuple[Interval
     return ci, f"n={n} images, seeds {a} {sa} / {b} {sb}"
 
 
+def _learned(camp: Campaign, ds: str, name: str, metric: str) -> dict[str, dict[int, float]] | None:
+    """Per-image scores without the runs that never learned, or None when the variant has no such run."""
+    dead = {(r.seed, stem) for r in camp.variant_runs(ds, name) if r.never_learned() for stem in r.scores}
+    if not dead:
+        return None
+    out = {stem: {sd: v for sd, v in seeds.items() if (sd, stem) not in dead}
+           for stem, seeds in camp.per_image(ds, name, metric).items()}
+    return {k: v for k, v in out.items() if v}
+
+
+def _without_dead(camp: Campaign, ds: str, a: str, b: str, metric: str) -> str:
+    """'; without the runs that never learned: <interval>' where either side has such a run, else ''."""
+    la, lb = _learned(camp, ds, a, metric), _learned(camp, ds, b, metric)
+    if la is None and lb is None:
+        return ""
+    ci = compare(la if la is not None else camp.per_image(ds, a, metric),
+                 lb if lb is not None else camp.per_image(ds, b, metric))
+    return f"; without the runs that never learned: {ci.fmt() if ci else 'n/a'} (shown beside, not deciding)"
+
+
 def _mean(camp: Campaign, ds: str, name: str, metric: str, on: set[str] | None = None) -> float | None:
     """Seed-averaged mean over the test images (only those in `on`, when given)."""
     m = {k: v for k, v in seed_mean(camp.per_image(ds, name, metric)).items() if on is None or k in on}
@@ -84,8 +104,12 @@ def _start(row: ClaimRow, t: dict[str, Any], camp: Campaign, names: list[str]) -
     ready = [d for d in sets if all(camp.variant_runs(d, n) for n in names)]
     pending = [d for d in sets if d not in ready]
     if not ready:
-        where = ", ".join(sets) if sets else f"{'/'.join(t['datasets'])} (none planned for all of them)"
-        row.why = f"{PENDING}: no finished runs of {', '.join(names)} on {where}"
+        if not sets:
+            row.why = f"{PENDING}: no finished runs of {', '.join(names)} on {'/'.join(t['datasets'])} (none planned)"
+        else:
+            row.why = f"{PENDING}: " + "; ".join(
+                f"no finished runs of {', '.join(n for n in names if not camp.variant_runs(d, n))} on {d}"
+                for d in sets)
     return ready, pending
 
 
@@ -107,8 +131,11 @@ def _finish(row: ClaimRow, t: dict[str, Any], camp: Campaign, verdicts: list[str
     v = combine(verdicts)
     row.verdict = cap(v, limits)
     outcome = "; ".join(f"{d}: {r}" for d, r in zip(ready, reasons, strict=True))
-    row.why = f"{rule}; {outcome}" + (("; at best holds in part: " if v == HOLDS else "; also: ") + "; ".join(limits)
-                                      if limits else "")
+    tally = ", ".join(f"{sum(x == w for x in verdicts)} {w}" for w in (HOLDS, FAILS, INCONCLUSIVE, PART)
+                      if w in verdicts)
+    row.why = f"{rule}; per set ({len(ready)}): {tally}; {outcome}"
+    if limits:
+        row.why += ("; at best holds in part: " if v == HOLDS else "; also: ") + "; ".join(limits)
     dead = [f"{n} seed {r.seed}{f' fold {r.fold}' if r.fold else ''} on {d}" for d in ready for n in names
             for r in camp.variant_runs(d, n) if r.never_learned()]
     if dead:  # kept in the seed average (the recipe's reliability is part of the result), but said here
@@ -132,7 +159,8 @@ def check_accuracy_diff(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> Non
         ma, mb = _paired_means(camp, ds, model, base, metric)
         ours.append(f"{ds}: {model} {ma:.3f} vs {base} {mb:.3f} {metric}" if ma is not None and mb is not None
                     else f"{ds}: no paired images")
-        cis.append(f"{ds}: {metric} diff {ci.fmt() if ci else 'n/a'}, {info}")
+        cis.append(f"{ds}: {metric} diff {ci.fmt() if ci else 'n/a'}, {info}"
+                   + _without_dead(camp, ds, model, base, metric))
         row.details.append(f"{ds}: {metric} {model} - {base} = {ci.fmt() if ci else 'n/a'} (95% CI, {info}) "
                            f"-> {v} ({why})")
         other = _other_metric(metric)
@@ -172,7 +200,7 @@ def check_accuracy_rank(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> Non
         row.details.append(f"{ds}: {len(others)} others; decidedly above {model}: {above}; not decidedly below: "
                            f"{not_below} -> {v}")
         row.details += [f"  {ds}: {model} - {o} = {d.fmt() if d else 'n/a'} (n={d.n if d else 0})"
-                        for o, d in diffs.items()]
+                        + (_without_dead(camp, ds, model, o, metric) if d else "") for o, d in diffs.items()]
         row.ci += ("; " if row.ci else "") + _ci_list(ds, diffs)
     row.ours = "; ".join(parts) or "-"
     rule = (f"rank <= {want} by pairwise intervals: holds when at most {want - 1} other network(s) may be better, "
@@ -205,7 +233,9 @@ def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
 
     Per data set: (a) WS helps: SD-UNet (the default WS mode) - SD-UNet without WS > 0, and (b) recovered:
     SD-UNet - U-Net > -margin (comparable). Both hold -> holds; (a) holds, (b) fails -> in part; (a) fails ->
-    does not hold (WS does not help); otherwise inconclusive.
+    does not hold (WS does not help); otherwise inconclusive. The claim presumes (c) a drop: SD-UNet without WS
+    below U-Net. Where (c) is refuted (no WS already comparable or better) and WS adds nothing decided, there is
+    nothing to recover and nothing recovered: does not hold on that set.
     """
     model, none, base = t["model"], t["no_ws"], t["baseline"]
     thr = threshold("comparable", float(t.get("margin", 0.01)))
@@ -216,24 +246,28 @@ def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
         ci_a, info_a = pair(camp, ds, model, none, metric)
         ci_b, info_b = pair(camp, ds, model, base, metric)
         va, vb = decide(ci_a, 0.0)[0], decide(ci_b, thr)[0]
+        # The claim presumes a drop to recover: depthwise separable without WS below U-Net (comparable fails).
+        ci_c, _ = pair(camp, ds, none, base, metric)
+        drop = decide(ci_c, thr)[0]
+        premise = ("there is a drop to recover" if drop == FAILS else "there is no drop to recover" if drop == HOLDS
+                   else "whether there is a drop is undecided")
         v = FAILS if va == FAILS else HOLDS if va == vb == HOLDS else PART if (va, vb) == (HOLDS, FAILS) \
             else INCONCLUSIVE
+        if drop == HOLDS and va != HOLDS:  # no drop to recover and WS adds nothing: the claim's story fails here
+            v = FAILS
         verdicts.append(v)
-        reasons.append(f"{v} (WS gain: {decide(ci_a, 0.0)[1]}; vs {base}: {decide(ci_b, thr)[1]})")
-        ours.append(f"{ds}: WS gain {ci_a.fmt() if ci_a else 'n/a'}, vs U-Net {ci_b.fmt() if ci_b else 'n/a'}")
+        reasons.append(f"{v} (WS gain: {decide(ci_a, 0.0)[1]}; vs {base}: {decide(ci_b, thr)[1]}; premise: "
+                       f"{premise}, {none} - {base} {ci_c.fmt() if ci_c else 'n/a'})")
+        ours.append(f"{ds}: WS gain {ci_a.fmt() if ci_a else 'n/a'}, vs U-Net {ci_b.fmt() if ci_b else 'n/a'}, "
+                    f"no WS vs U-Net {ci_c.fmt() if ci_c else 'n/a'}")
         row.ci += ("; " if row.ci else "") + (f"{ds}: {metric} vs {none} {ci_a.fmt() if ci_a else 'n/a'} ({info_a}); "
                                               f"vs {base} {ci_b.fmt() if ci_b else 'n/a'} ({info_b})")
         row.details.append(f"{ds}: (a) {model} ({camp.resolve(model)}) - {none} {metric} = "
                            f"{ci_a.fmt() if ci_a else 'n/a'} ({info_a}) -> {va}")
         row.details.append(f"{ds}: (b) {model} - {base} {metric} = {ci_b.fmt() if ci_b else 'n/a'} ({info_b}) "
-                           f"-> {vb} (margin {-thr:.2f}) => {v}")
-        # The claim presumes a drop to recover: depthwise separable without WS below U-Net. Say where it is not.
-        ci_c, _ = pair(camp, ds, none, base, metric)
-        drop = decide(ci_c, thr)[0]
-        premise = ("there is a drop to recover" if drop == FAILS else "there is no drop to recover" if drop == HOLDS
-                   else "whether there is a drop is undecided")
-        row.details.append(f"{ds}: premise: {none} - {base} {metric} = {ci_c.fmt() if ci_c else 'n/a'}: {premise}")
-        reasons[-1] += f"; premise: {premise} ({none} - {base} {ci_c.fmt() if ci_c else 'n/a'})"
+                           f"-> {vb} (margin {-thr:.2f})")
+        row.details.append(f"{ds}: premise: {none} - {base} {metric} = {ci_c.fmt() if ci_c else 'n/a'}: {premise} "
+                           f"=> {v}")
     row.ours = "; ".join(ours) or "-"
     _finish(row, t, camp, verdicts, ready, pending, [model, none, base],
             "(a) WS must improve on no WS (> 0) and (b) SD-UNet must be comparable with U-Net (> -margin)", reasons)

@@ -128,7 +128,7 @@ def _check_absolute(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
     if ours is None:
         row.why = f"{r['_file']} has no {FIELD[kind]!r} for {model}"
         return
-    notes = [f"{model} at {_shape(r.get('input_shape'))}"]
+    notes = [f"{model} at {_shape(r.get('input_shape'))}"] if kind in ("macs", "flops") else []
     if kind in ("macs", "flops") and t.get("input") and list(r.get("input_shape") or [])[1:] != list(t["input"])[1:]:
         p0, p1 = _pixels(r.get("input_shape")), _pixels(t["input"])
         if not (p0 and p1):
@@ -141,7 +141,8 @@ def _check_absolute(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
     row.ratio = _r(ours / paper)
     row.verdict = _rule_abs(ours, paper, float(t["tolerance"]), t.get("bound", "approx"))
     bound = "at most" if t.get("bound") == "max" else f"within {float(t['tolerance']):.0%} of"
-    row.why = f"ours {row.ours} vs paper {_fmt(kind, paper)} (test: {bound} the paper's figure); " + "; ".join(notes)
+    row.why = f"ours {row.ours} vs paper {_fmt(kind, paper)} (test: {bound} the paper's figure)" + "".join(
+        f"; {n}" for n in notes)
     if t.get("show_2x_params") and r.get("params"):
         row.why += (f"; 2 x our params = {2 * r['params'] / 1e6:.2f}M, which is what the paper's figure matches "
                     "(a parameter-proportional count, not per-image compute)")

@@ -33,7 +33,7 @@ def _cell(s: str) -> str:
 
 def _verdict_cell(r: ClaimRow) -> str:
     v = r.verdict if r.verdict != UNTESTABLE else f"{UNTESTABLE}: {r.why}"
-    if r.verdict == INCONCLUSIVE and PENDING in r.why:
+    if r.verdict == INCONCLUSIVE and r.why.startswith(PENDING):  # nothing measured yet, not a straddle
         v += f": {PENDING}"
     if r.claim.get("mark"):
         v += f" ({r.claim['mark'].replace('_', ' ')})"
@@ -186,7 +186,7 @@ def claims_summary(results_dir: str | Path = "benchmarks/results",
 def short_table(rows: list[dict[str, str]], only_tested: bool = False, width: int = 44) -> str:
     """Plain-text table of claims_summary() rows (the demo prints the ones it measured)."""
     rows = [r for r in rows if not only_tested or not (
-        r["verdict"] == UNTESTABLE or (r["verdict"] == INCONCLUSIVE and PENDING in r["why"]))]
+        r["verdict"] == UNTESTABLE or (r["verdict"] == INCONCLUSIVE and r["why"].startswith(PENDING)))]
     if not rows:
         return "(no claim could be tested from these results)"
 

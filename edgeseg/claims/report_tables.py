@@ -90,8 +90,9 @@ def runs_lines(camp: Campaign) -> list[str]:
     out = ["## Campaign runs found", "",
            f"Finished runs under `{camp.root.as_posix()}` (a run counts when its JSON and CSV are both written); "
            "seeds per variant and data set. Missing runs are \"not yet measured\".", "",
-           "| Data set | Variant | seeds finished | seeds planned | images scored | best val Dice per run |",
-           "|---|---|---|---|---|---|"]
+           "| Data set | Variant | seed ids finished | seed ids planned | runs (folds) | images scored | "
+           "best val Dice per run (by seed, then fold) |",
+           "|---|---|---|---|---|---|---|"]
     dead = []
     for ds in sorted({r.dataset for r in camp.runs}):
         for v in sorted({r.variant for r in camp.runs if r.dataset == ds}):
@@ -102,8 +103,9 @@ def runs_lines(camp: Campaign) -> list[str]:
             vals = [r.meta.get("val_dice") for r in runs]
             dead += [f"{ds} {v} fold {r.fold} seed {r.seed}" for r in runs if r.never_learned()]
             shown = ", ".join(f"{x:.3f}" if isinstance(x, (int, float)) else "?" for x in vals)
-            out.append(f"| {ds} | {v} | {', '.join(map(str, seeds))} | {', '.join(map(str, planned)) or '?'} | {n} "
-                       f"| {shown} |")
+            folds = sorted({r.fold for r in runs})
+            out.append(f"| {ds} | {v} | {', '.join(map(str, seeds))} | {', '.join(map(str, planned)) or '?'} | "
+                       f"{len(runs)} ({', '.join(map(str, folds))}) | {n} | {shown} |")
     if dead:
         out += ["", f"Runs that never learned (best validation or test Dice below {NEVER_LEARNED}: no foreground "
                 "where the masks have it): " + "; ".join(dead) + ". They are kept: a recipe that fails "
