@@ -270,7 +270,8 @@ def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
                            f"=> {v}")
     row.ours = "; ".join(ours) or "-"
     _finish(row, t, camp, verdicts, ready, pending, [model, none, base],
-            "(a) WS must improve on no WS (> 0) and (b) SD-UNet must be comparable with U-Net (> -margin)", reasons)
+            "(a) WS must improve on no WS (> 0) and (b) SD-UNet must be comparable with U-Net (> -margin); (c) where "
+            "no WS is already comparable with U-Net and WS adds nothing, there is no drop to recover", reasons)
 
 
 def ablation_table(camp: Campaign, datasets: list[str], variants: list[str], ref: str) -> list[list[str]]:

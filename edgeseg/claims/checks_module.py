@@ -68,6 +68,7 @@ def check_module_cost(row: ClaimRow, t: dict[str, Any], ev: Any) -> None:
     row.ours = (f"GP-module: params ratio {rs:.2f}x = MACs ratio {rc:.2f}x; {gp[0]:,} weights vs {same[0]:,} for a "
                 f"same-s ghost module")
     row.verdict = HOLDS if equal and cheaper else FAILS
+    row.evidence = ["edgeseg/models/gpunet.py (GPModule, counted when the report is built)"]
     row.why = (f"counted on our GPModule, {cin}->{cout} channels at {h}x{w}: (a) params ratio equals MACs ratio "
                f"of the convolutions against an ordinary 3x3 conv (within {tol:.0%}); (b) GP-module <= a ghost "
                f"module with the same s={s} in params and MACs")
