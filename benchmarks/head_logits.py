@@ -6,7 +6,7 @@ first N validation images of its split: the head's bias, the largest logit, the 
 A run whose largest logit equals the head's bias and whose head input is mostly dead cannot predict foreground
 whatever the image: the collapse is in the network, not in the threshold or the data.
 
-    python benchmarks/head_logits.py --variants sdunet-ws-layer --out benchmarks/results/campaign-head-logits.json
+    python benchmarks/head_logits.py --variants sdunet-ws-layer --out benchmarks/results/campaign/head-logits.json
 """
 
 from __future__ import annotations
