@@ -183,6 +183,29 @@ def test_sdunet_vs_tinyunet_gap_is_explained_from_the_curves(tmp_path):
     assert "the check passes" in "\n".join(convergence_lines(load_campaign(root)))
 
 
+def test_gap_with_a_collapsed_sdunet_seed_is_explained_on_the_seeds_that_learned(tmp_path):
+    from edgeseg.claims.report_tables import convergence_lines
+
+    root = make_campaign(tmp_path / "campaign")
+    _rewrite(root, "tinyunet", -0.12, 15, [0.0, 0.0, 0.01, 0.3] + [0.6] * 11, 3)
+    dead = root / "dsb2018-nuclei-564" / "sdunet-ws-layer" / "f0-s2"
+    with dead.with_suffix(".csv").open() as fh:
+        rows = [{"stem": r["stem"], "dice": 0.0, "iou": 0.0} for r in csv.DictReader(fh)]
+    _write_run(root, "dsb2018-nuclei-564", "sdunet-ws-layer", 0, 2, rows)
+    doc = json.loads(dead.with_suffix(".json").read_text()) | {"val_dice": 0.0}
+    dead.with_suffix(".json").write_text(json.dumps(doc))
+    (root / "head-logits.json").write_text(json.dumps({"runs": [
+        {"dataset": "dsb2018-nuclei-564", "variant": "sdunet-ws-layer", "fold": 0, "seed": 2, "max_logit": -0.43,
+         "head_bias": -0.43, "dead_head_input_share": 0.0, "head_input_channels": 2}]}))
+    text = "\n".join(convergence_lines(load_campaign(root)))
+    assert "SD-UNet never learned on 1 of 3 seeds here: seed 2" in text
+    assert "largest logit is -0.43 against a head bias of -0.43" in text
+    # With the zero seed TinyU-Net is above SD-UNet; on the seeds that learned SD-UNet is 0.12 above it.
+    with_all = float(text.split("With every seed TinyU-Net - SD-UNet is ")[1].split(" ")[0])
+    assert with_all > 0.1
+    assert "SD-UNet is 0.120 above TinyU-Net" in text
+
+
 def test_runs_that_never_learned_are_named(tmp_path):
     from edgeseg.claims.report_tables import runs_lines
 

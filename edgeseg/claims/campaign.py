@@ -75,14 +75,21 @@ class Campaign:
         v = self.resolve(name)
         return [r for r in self.runs if r.dataset == dataset and r.variant == v]
 
-    def per_image(self, dataset: str, name: str, metric: str) -> dict[str, dict[int, float]]:
-        """stem -> {seed: value} over every finished fold of the variant (k-fold: each image once per seed)."""
+    def per_image(self, dataset: str, name: str, metric: str,
+                  learned_only: bool = False) -> dict[str, dict[int, float]]:
+        """stem -> {seed: value} over every finished fold of the variant (k-fold: each image once per seed);
+        `learned_only` leaves out the runs that never learned (for the figures shown beside, never deciding)."""
         out: dict[str, dict[int, float]] = {}
         for r in self.variant_runs(dataset, name):
+            if learned_only and r.never_learned():
+                continue
             for stem, row in r.scores.items():
                 if metric in row:
                     out.setdefault(stem, {})[r.seed] = row[metric]
         return out
+
+    def dead_runs(self, dataset: str, name: str) -> list[Run]:
+        return [r for r in self.variant_runs(dataset, name) if r.never_learned()]
 
     def seeds(self, dataset: str, name: str) -> list[int]:
         return sorted({r.seed for r in self.variant_runs(dataset, name)})

@@ -62,23 +62,11 @@ def pair(camp: Campaign, ds: str, a: str, b: str, metric: str) -> tuple[Interval
     return ci, f"n={n} images, seeds {a} {sa} / {b} {sb}"
 
 
-def _learned(camp: Campaign, ds: str, name: str, metric: str) -> dict[str, dict[int, float]] | None:
-    """Per-image scores without the runs that never learned, or None when the variant has no such run."""
-    dead = {(r.seed, stem) for r in camp.variant_runs(ds, name) if r.never_learned() for stem in r.scores}
-    if not dead:
-        return None
-    out = {stem: {sd: v for sd, v in seeds.items() if (sd, stem) not in dead}
-           for stem, seeds in camp.per_image(ds, name, metric).items()}
-    return {k: v for k, v in out.items() if v}
-
-
 def _without_dead(camp: Campaign, ds: str, a: str, b: str, metric: str) -> str:
     """'; without the runs that never learned: <interval>' where either side has such a run, else ''."""
-    la, lb = _learned(camp, ds, a, metric), _learned(camp, ds, b, metric)
-    if la is None and lb is None:
+    if not camp.dead_runs(ds, a) and not camp.dead_runs(ds, b):
         return ""
-    ci = compare(la if la is not None else camp.per_image(ds, a, metric),
-                 lb if lb is not None else camp.per_image(ds, b, metric))
+    ci = compare(camp.per_image(ds, a, metric, learned_only=True), camp.per_image(ds, b, metric, learned_only=True))
     return f"; without the runs that never learned: {ci.fmt() if ci else 'n/a'} (shown beside, not deciding)"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from edgeseg.claims.campaign import Campaign, plan_datasets
@@ -167,6 +168,7 @@ def convergence_lines(camp: Campaign, ds_key: str = "dsb") -> list[str]:
             "| val Dice at epoch 1 / 3 / 5 / 10 / last |", "|---|---|---|---|---|---|---|"]
     spec = plan_datasets(camp.plan).get(ds, {})
     ref = camp.per_image(ds, "sdunet", "dice")
+    ref_learned = camp.per_image(ds, "sdunet", "dice", learned_only=True)
     notes: dict[str, dict[str, Any]] = {}
     for v in CONVERGENCE:
         runs = sorted(camp.variant_runs(ds, v), key=lambda r: r.seed)
@@ -175,6 +177,7 @@ def convergence_lines(camp: Campaign, ds_key: str = "dsb") -> list[str]:
         per = camp.per_image(ds, v, "dice")
         mean = mean_interval(seed_mean(per))
         diff = compare(per, ref) if v != "sdunet" else None
+        learned = compare(camp.per_image(ds, v, "dice", learned_only=True), ref_learned) if v != "sdunet" else None
         curve = _curve(runs)
         epochs = (runs[0].meta.get("recipe") or {}).get("epochs") or spec.get("epochs")
         at = " / ".join(f"{curve[i - 1]:.3f}" for i in (1, 3, 5, 10) if i <= len(curve))
@@ -183,10 +186,39 @@ def convergence_lines(camp: Campaign, ds_key: str = "dsb") -> list[str]:
         name = f"{v} (`{camp.resolve(v)}`)" if camp.resolve(v) != v else v
         out.append(f"| {name} | {epochs} | {len(runs)} | {mean.fmt(signed=False)} | "
                    f"{diff.fmt() if diff else '-'} | {best} | {at} |")
-        notes[v] = {"diff": diff, "curve": curve, "runs": runs, "epochs": epochs}
+        notes[v] = {"diff": diff, "learned": learned, "curve": curve, "runs": runs, "epochs": epochs}
     chan = seed_mean(camp.per_image(ds, "sdunet-ws-channel", "dice"))
-    out += ["", *_gap_explanation(notes, sum(chan.values()) / len(chan) if chan else None), ""]
+    dead = camp.dead_runs(ds, "sdunet")
+    out += [""] + ([_dead_sdunet(camp, ds, dead, notes), ""] if dead else [])
+    if dead and "tinyunet" in notes:  # the explanation below is about the runs that learned
+        notes["tinyunet"] = {**notes["tinyunet"], "diff": notes["tinyunet"]["learned"]}
+        if "tinyunet-e30" in notes:
+            notes["tinyunet-e30"] = {**notes["tinyunet-e30"], "diff": notes["tinyunet-e30"]["learned"]}
+    out += [*_gap_explanation(notes, sum(chan.values()) / len(chan) if chan else None), ""]
     return out
+
+
+def _dead_sdunet(camp: Campaign, ds: str, dead: list[Any], notes: dict[str, dict[str, Any]]) -> str:
+    """The SD-UNet seeds that never learned, with the head-logit diagnosis when head-logits.json has it."""
+    path = camp.root / "head-logits.json"
+    diag = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    rows = {(r.get("dataset"), r.get("variant"), r.get("fold"), r.get("seed")): r for r in diag.get("runs", [])}
+    parts = []
+    for r in dead:
+        d = rows.get((ds, r.variant, r.fold, r.seed))
+        why = (f"; on its validation images its largest logit is {d['max_logit']:+.2f} against a head bias of "
+               f"{d['head_bias']:+.2f}, and {d['dead_head_input_share']:.0%} of the head's "
+               f"{d['head_input_channels']} input channels are zero everywhere" if d else "")
+        parts.append(f"seed {r.seed} (best validation Dice {r.meta.get('val_dice', 0):.3f}{why})")
+    tiny = notes.get("tinyunet", {})
+    both = (f" With every seed TinyU-Net - SD-UNet is {tiny['diff'].fmt()}; without the runs that never learned it is "
+            f"{tiny['learned'].fmt()}." if tiny.get("diff") and tiny.get("learned") else "")
+    return (f"SD-UNet never learned on {len(dead)} of {len(notes.get('sdunet', {}).get('runs', []))} seeds here: "
+            + "; ".join(parts) + ". The zhixuhao layout SD-UNet follows ends in a 2-channel 3x3 conv + ReLU before "
+            "the 1x1 head: when both channels die or the head's weights turn negative with a negative bias, no "
+            "pixel can reach the threshold, whatever the image (`benchmarks/head_logits.py`, results in "
+            "`head-logits.json` beside the runs)." + both + " The seed average above keeps those runs (what a user "
+            "of this recipe gets); the explanation below is about the runs that learned.")
 
 
 def _gap_explanation(notes: dict[str, dict[str, Any]], channel: float | None) -> list[str]:
