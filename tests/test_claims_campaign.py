@@ -274,3 +274,15 @@ def test_reasons_name_each_set_its_seeds_and_the_ws_premise(tmp_path):
     assert "at best holds in part" not in gp.why   # said only where a 'holds' was capped
     ws = rows["sdunet-ws-gn-recovers"]            # no WS is 0.1 below U-Net: the drop WS recovers exists
     assert "premise: there is a drop to recover" in ws.why, ws.why
+
+
+def test_a_set_with_folds_pending_caps_the_verdict(tmp_path):
+    """ISBI with U-Lite's fold 2 missing: the verdicts rest on 20 of 30 images, and the reason says so."""
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    root = make_campaign(results / "campaign")
+    for seed in range(3):
+        (root / "isbi2012-em" / "tinyunet" / f"f2-s{seed}.json").unlink()
+    row = {r.id: r for r in check_claims(results)}["tinyunet-lightweight-suboptimal"]  # +0.10 over U-Lite
+    assert "20 of 30 test images on isbi2012-em (runs pending)" in row.why, row.why
+    assert "isbi2012-em: dice_interior diff +0.1" in row.ci and "n=20 images" in row.ci

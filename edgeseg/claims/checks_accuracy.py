@@ -112,6 +112,11 @@ def _finish(row: ClaimRow, t: dict[str, Any], camp: Campaign, verdicts: list[str
         single = sorted(n for n in names if len(camp.seeds(d, n)) < 2)
         if single:
             limits.append(f"{SINGLE_SEED} on {d}: {', '.join(single)}")
+    for d in ready:  # a k-fold set with folds still pending: the intervals cover part of its images
+        common = set.intersection(*(set(camp.per_image(d, n, "dice")) for n in names if camp.variant_runs(d, n)))
+        total = camp.n_test(d)
+        if total and len(common) < total:
+            limits.append(f"{len(common)} of {total} test images on {d} (runs pending)")
     if pending:
         limits.append(f"{PENDING} on {', '.join(pending)}")
     if t.get("incomplete"):
@@ -245,7 +250,8 @@ def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
             v = FAILS
         verdicts.append(v)
         reasons.append(f"{v} (WS gain: {decide(ci_a, 0.0)[1]}; vs {base}: {decide(ci_b, thr)[1]}; premise: "
-                       f"{premise}, {none} - {base} {ci_c.fmt() if ci_c else 'n/a'})")
+                       f"{premise}, {none} - {base} {ci_c.fmt() if ci_c else 'n/a'}"
+                       f"{_without_dead(camp, ds, none, base, metric)})")
         ours.append(f"{ds}: WS gain {ci_a.fmt() if ci_a else 'n/a'}, vs U-Net {ci_b.fmt() if ci_b else 'n/a'}, "
                     f"no WS vs U-Net {ci_c.fmt() if ci_c else 'n/a'}")
         row.ci += ("; " if row.ci else "") + (f"{ds}: {metric} vs {none} {ci_a.fmt() if ci_a else 'n/a'} ({info_a}); "
