@@ -18,13 +18,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from campaign import RESULTS, RUNS, SHARED  # noqa: E402  (the campaign's own paths, defined once there)
 
 from edgeseg.artifacts import write_json_atomic  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results" / "campaign"
-RUNS = Path("/work/campaign-runs")
-SHARED = ROOT.parent / "shared" / "data"
 
 
 def head_stats(ckpt: Path, images: list[Path]) -> dict[str, Any]:

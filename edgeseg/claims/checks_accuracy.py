@@ -112,7 +112,7 @@ def _finish(row: ClaimRow, t: dict[str, Any], camp: Campaign, verdicts: list[str
         single = sorted(n for n in names if len(camp.seeds(d, n)) < 2)
         if single:
             limits.append(f"{SINGLE_SEED} on {d}: {', '.join(single)}")
-    for d in ready:  # a k-fold set with folds still pending: the intervals cover part of its images
+        # a k-fold set with folds still pending: the intervals cover part of its images
         common = set.intersection(*(set(camp.per_image(d, n, "dice")) for n in names if camp.variant_runs(d, n)))
         total = camp.n_test(d)
         if total and len(common) < total:
@@ -130,7 +130,7 @@ def _finish(row: ClaimRow, t: dict[str, Any], camp: Campaign, verdicts: list[str
     if limits:
         row.why += ("; at best holds in part: " if v == HOLDS else "; also: ") + "; ".join(limits)
     dead = [f"{n} seed {r.seed}{f' fold {r.fold}' if r.fold else ''} on {d}" for d in ready for n in names
-            for r in camp.variant_runs(d, n) if r.never_learned()]
+            for r in camp.dead_runs(d, n)]
     if dead:  # kept in the seed average (the recipe's reliability is part of the result), but said here
         row.why += (f"; includes runs that never learned (best validation or test Dice < {NEVER_LEARNED}): "
                     f"{', '.join(dead)}")

@@ -190,10 +190,9 @@ def convergence_lines(camp: Campaign, ds_key: str = "dsb") -> list[str]:
     chan = seed_mean(camp.per_image(ds, "sdunet-ws-channel", "dice"))
     dead = camp.dead_runs(ds, "sdunet")
     out += [""] + ([_dead_sdunet(camp, ds, dead, notes), ""] if dead else [])
-    if dead and "tinyunet" in notes:  # the explanation below is about the runs that learned
-        notes["tinyunet"] = {**notes["tinyunet"], "diff": notes["tinyunet"]["learned"]}
-        if "tinyunet-e30" in notes:
-            notes["tinyunet-e30"] = {**notes["tinyunet-e30"], "diff": notes["tinyunet-e30"]["learned"]}
+    for v in ("tinyunet", "tinyunet-e30") if dead else ():  # the explanation below: the runs that learned
+        if v in notes:
+            notes[v] = {**notes[v], "diff": notes[v]["learned"]}
     out += [*_gap_explanation(notes, sum(chan.values()) / len(chan) if chan else None), ""]
     return out
 
