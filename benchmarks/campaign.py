@@ -145,18 +145,20 @@ def jobs(only: list[str] | None = None, variants: list[str] | None = None) -> li
     compared networks and of SD-UNet without WS (two seeds measure seed variance), the single-seed networks on
     DSB (the GPU-Net and UNet# papers' own set), ISBI's folds at seed 0 for the compared networks, TinyU-Net at
     30 epochs on DSB (it decides whether the budget explains the SD-UNet/TinyU-Net gap), Kvasir's native U-Net
-    (the last row of issue 14's table), seed 2, the WS modes on ISBI, the single-seed networks on Kvasir, seeds
-    1-2 of per-channel WS (its failure is far outside any seed spread), ISBI's seeds 1-2 and the GN-vs-BN
-    ablation: every accuracy claim gets an interval before the seeds are completed."""
+    (the last row of issue 14's table), seed 2, the WS modes on ISBI, ISBI's seeds 1-2 of the four compared
+    networks (three seeds on every set), the single-seed networks on Kvasir, seeds 1-2 of per-channel WS (its
+    failure is far outside any seed spread), ISBI's seeds 1-2 of the WS ablation and the GN-vs-BN ablation:
+    every accuracy claim gets an interval before the seeds are completed."""
     dsb, kvasir, isbi = SETS
     cheap_native = ("sdunet-native", "ulite-native", "tinyunet-native")
     seeded = tuple(v for v in CORE if v != "sdunet-ws-channel")
     single = ("gpunet", "ghostunet", "unetsharp")
+    compared = ("unet", "sdunet-ws-layer", "tinyunet", "ulite")
     stages = [(CORE, (dsb, kvasir), (0,)), (NATIVE, (dsb,), (0,)), (cheap_native, (kvasir,), (0,)),
               (seeded, (dsb, kvasir), (1,)), (single, (dsb,), (0,)),
-              (("sdunet-ws-layer", "unet", "tinyunet", "ulite"), (isbi,), (0,)), (("tinyunet-e30",), (dsb,), (0,)),
+              (compared, (isbi,), (0,)), (("tinyunet-e30",), (dsb,), (0,)),
               (("unet-native",), (kvasir,), (0,)), (seeded, (dsb, kvasir), (2,)), (CORE, (isbi,), (0,)),
-              (single, (kvasir,), (0,)), (("sdunet-ws-channel",), (dsb, kvasir), (1, 2)),
+              (compared, (isbi,), (1, 2)), (single, (kvasir,), (0,)), (("sdunet-ws-channel",), (dsb, kvasir), (1, 2)),
               (CORE, (isbi,), (1, 2)), (("sdunet-bn",), (dsb,), SEEDS3)]
     out = []
     for block, sets_, seeds_ in stages:
