@@ -22,6 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 NAMES = ("dice", "iou", "accuracy", "precision", "recall")
+# A best Dice below this on a set whose masks have foreground: the network predicts (almost) none; a run that
+# never learned (training warns, reports name it). Far below any trained network here (>= 0.3) and above 0.
+NEVER_LEARNED = 0.05
 
 
 @dataclass(frozen=True)

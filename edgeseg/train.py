@@ -32,6 +32,7 @@ from edgeseg.data.dataset import LabelMap, SegFolder, is_gray, make_split, parse
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.data.torchdata import SegArrays, split_dataset
 from edgeseg.errors import EdgesegError
+from edgeseg.metrics import NEVER_LEARNED
 
 MAX_DEFAULT_SIDE = 256
 # Options that change neither the data nor the maths: may differ on --resume and stay out of the cache key.
@@ -147,6 +148,20 @@ def _explicit_split(given: dict[str, Any], stems: list[str], data: str) -> dict[
     if not lists["val"]:
         raise EdgesegError("split: the val list is empty; the best checkpoint is chosen on it")
     return {"seed": None, "explicit": True, **lists}
+
+
+def never_learned_warning(history: list[dict[str, Any]], epochs: int) -> str | None:
+    """The warning for a finished run whose pooled validation Dice stayed below NEVER_LEARNED at every epoch:
+    it predicts (almost) no foreground where the masks have it. Pooled, because the mean over images scores an
+    empty prediction on an empty mask 1 (Kvasir's native crops: mean 0.567 from a U-Net that found no polyp);
+    histories without it fall back to the mean. The campaign saw this on SD-UNet (a dead 2-channel ReLU
+    pre-head; README). Only a finished run is judged: a late start is not a collapse (in the campaign TinyU-Net
+    finds its first ISBI foreground at epoch 17-23 of 30, its first Kvasir one at epoch 7-8 of 15)."""
+    if len(history) < epochs or any((h.get("val_dice_pooled") if h.get("val_dice_pooled") is not None
+                                     else h["val_dice"]) >= NEVER_LEARNED for h in history):
+        return None
+    return (f"validation Dice stayed below {NEVER_LEARNED} at all {len(history)} epochs: the network predicts no "
+            "foreground (a run that never learned); retrain with another --seed")
 
 
 def _norm(v: Any) -> Any:
@@ -355,7 +370,8 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
         if rank == 0:
             val = validate(val_ds)
             rec = {"epoch": epoch + 1, "loss": total / max(n_seen, 1), "val_dice": val["dice"],
-                   "val_iou": val["iou"], "lr": sched.get_last_lr()[0], "seconds": time.perf_counter() - t0}
+                   "val_dice_pooled": val["dice_pooled"], "val_iou": val["iou"], "lr": sched.get_last_lr()[0],
+                   "seconds": time.perf_counter() - t0}
             history.append(rec)
             if val["dice"] > best["val_dice"]:
                 best = {"val_dice": val["dice"], "epoch": epoch + 1}
@@ -378,7 +394,8 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
         model.load_state_dict(payload["state_dict"])
         test = validate(test_ds) if test_ds is not None and len(test_ds) else None
         final = {"test_dice": test["dice"] if test else None, "test_iou": test["iou"] if test else None,
-                 "test": test, "train_seconds": time.perf_counter() - t_start}
+                 "test": test, "train_seconds": time.perf_counter() - t_start,
+                 "warning": never_learned_warning(history, cfg.epochs)}
         save_checkpoint(best_path, model, preprocess=pp.to_dict(), extra={
             **extra_common, "epoch": best["epoch"],
             "metrics": {"val_dice": best["val_dice"], "test_dice": final["test_dice"], "test_iou": final["test_iou"]}})
@@ -388,6 +405,8 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
                                   "preprocess": pp.to_dict(), "metrics": {k_: final[k_] for k_ in
                                                                           ("test_dice", "test_iou")}})
         result = write_metrics("complete", final)
+        if final["warning"]:
+            log(f"warning: {final['warning']}")
         log(f"best val Dice {best['val_dice']:.4f} (epoch {best['epoch']}); test Dice "
             f"{final['test_dice'] if final['test_dice'] is None else round(final['test_dice'], 4)} -> {best_path}")
     _shutdown(ddp)

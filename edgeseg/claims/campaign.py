@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeseg.claims.verdicts import NEVER_LEARNED
+from edgeseg.metrics import NEVER_LEARNED
 
 _RUN = re.compile(r"^f(\d+)-s(\d+)$")
 

@@ -24,7 +24,6 @@ from edgeseg.claims.verdicts import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
-    NEVER_LEARNED,
     PART,
     PENDING,
     SINGLE_SEED,
@@ -36,6 +35,7 @@ from edgeseg.claims.verdicts import (
     rank_verdict,
     threshold,
 )
+from edgeseg.metrics import NEVER_LEARNED
 
 # data set (substring) -> suffix of the deciding score; see the module docstring.
 DATASET_METRIC = {"isbi": "_interior"}

@@ -8,7 +8,8 @@ from typing import Any
 from edgeseg.claims.campaign import Campaign, plan_datasets
 from edgeseg.claims.checks_accuracy import ablation_table
 from edgeseg.claims.stats import compare, mean_interval, seed_mean
-from edgeseg.claims.verdicts import COMPARABLE_MARGIN, NEVER_LEARNED, PENDING
+from edgeseg.claims.verdicts import COMPARABLE_MARGIN, PENDING
+from edgeseg.metrics import NEVER_LEARNED
 
 WS_VARIANTS = ("unet", "sdunet-ws-channel", "sdunet-ws-layer", "sdunet-ws-none", "sdunet-bn")
 

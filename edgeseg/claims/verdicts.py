@@ -38,7 +38,6 @@ COMPARABLE_MARGIN = 0.01
 MIN_IMAGES = 10
 PENDING = "not yet measured (campaign pending)"
 SINGLE_SEED = "seed variance not measured (one training seed)"
-NEVER_LEARNED = 0.05  # best validation or test Dice below this: the run predicts (almost) no foreground
 
 
 def threshold(mode: str, margin: float = COMPARABLE_MARGIN) -> float:
