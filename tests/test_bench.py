@@ -105,6 +105,23 @@ def test_matrix_tiny_with_auto_calib_and_ratios(work: Path) -> None:
     assert kinds == {"ort_fp32_vs_torch", "int8_vs_fp32", "best_vs_torch"}  # no U-Net here: no best share
 
 
+def test_interleaved_matrix_times_every_network_in_rotated_rounds(work: Path) -> None:
+    """Real ONNX Runtime and PyTorch: every network of a group in one process, the same 3-channel input for all
+    (SD-UNet's reference input has 1), one median per round, and the rows read by the claims as interleaved."""
+    from edgeseg.bench.matrix_interleaved import run_interleaved_matrix
+
+    specs = ["tinyunet", "sdunet", {"name": "unetsharp-l1", "model": "unetsharp", "options": {"level": 1}}]
+    doc = run_interleaved_matrix(specs, configs=(("onnxruntime", "fp32"), ("pytorch", "fp32")), threads=(1,),
+                                 size=SIZE, rounds=3, iters=2, warmup=1)
+    assert validate(doc) == [] and doc["failed"] == [], (validate(doc), doc["failed"])
+    rows = {(r["model"], r["backend"]): r for r in doc["results"]}
+    assert set(rows) == {(m, b) for m in ("tinyunet", "sdunet", "unetsharp-l1") for b in ("onnxruntime", "pytorch")}
+    for r in rows.values():
+        assert r["input_shape"] == [1, 3, *SIZE] and r["timing"] == "interleaved" and r["iters"] == 6
+        assert len(r["round_p50_ms"]) == 3 and r["latency_ms"]["p50"] > 0 and r["peak_mem_mb"] is None
+    assert rows[("unetsharp-l1", "onnxruntime")]["params"] < rows[("tinyunet", "onnxruntime")]["params"]
+
+
 def test_plot_writes_png(work: Path) -> None:
     res = work / "ort.json"
     if not res.exists():

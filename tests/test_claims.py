@@ -202,7 +202,7 @@ def test_stale_skip_is_not_listed_when_measured_elsewhere(tmp_path):
 def test_best_vs_best_takes_each_networks_fastest_artifact_in_one_run() -> None:
     from pathlib import Path as _P
 
-    from edgeseg.claims.checks_static import _best_vs_best
+    from edgeseg.claims.checks_speed import _best_vs_best
     from edgeseg.claims.evidence import Evidence
 
     def row(model: str, backend: str, precision: str, p50: float, f: str = "a.json") -> dict:
@@ -261,3 +261,32 @@ def test_several_figures_in_one_row_are_each_checked():
     assert r.verdict == PART, r.why
     assert "unetsharp-l3: does not hold" in r.why and "unetsharp-l1: holds" in r.why
     assert r.ours.count("M") == 3
+
+
+def test_interleaved_timing_decides_speed_and_sequential_rows_are_context(tmp_path):
+    """With a results file timed interleaved beside the fixture's sequential ones, only its configurations
+    decide `ulite-faster` and the UNet# order; the sequential ones stay in the details, marked as context."""
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    before = {r.id: r for r in check_claims(results)}
+    assert before["ulite-faster"].verdict == HOLDS and before["unetsharp-pruning-speed"].verdict == PART
+
+    def row(model: str, p50: float) -> dict:
+        return {"model": model, "backend": "onnxruntime", "precision": "fp32", "device": "cpu", "threads": 1,
+                "batch": 1, "input_shape": [1, 3, 256, 256], "latency_ms": {"p50": p50}, "timing": "interleaved"}
+
+    # U-Lite only 2x faster than U-Net (the claim is 6x); the full UNet# faster than L1: both fail where they decide
+    doc = {"schema": "edgeseg-bench/1", "env": {}, "results": [
+        row("unet", 100.0), row("ulite", 50.0), row("unetsharp-l1", 10.0), row("unetsharp-l2", 40.0),
+        row("unetsharp-l3", 30.0), row("unetsharp", 5.0)]}
+    (results / "cpu-interleaved.json").write_text(json.dumps(doc))
+    after = {r.id: r for r in check_claims(results)}
+    fast = after["ulite-faster"]
+    assert fast.verdict == FAILS and fast.ours == "2.00x", (fast.verdict, fast.ours)
+    assert "over 1 interleaved configuration(s)" in fast.why and "shown as context" in fast.why
+    context = [d for d in fast.details if d.startswith("context, timed sequentially: ")]
+    assert context and len(context) == len([d for d in before["ulite-faster"].details if "-> " in d
+                                            and not d.startswith("best vs best")])
+    order = after["unetsharp-pruning-speed"]
+    assert order.verdict == FAILS and order.ours == "ordered in 0/1 interleaved configurations", order.ours
+    assert any(d.startswith("context, timed sequentially: ") for d in order.details)

@@ -40,20 +40,23 @@ def new_doc(command: str, threads: Sequence[int] | None = None) -> dict[str, Any
 
 def resolve_model(spec: ModelSpec, size: tuple[int, int] | None) -> tuple[str, str, int, int]:
     """-> (label, source for export/torch, params, in_channels). A dict spec with options (e.g. UNet# levels)
-    becomes a seeded random-init checkpoint in the cache, since export takes a name or a checkpoint."""
+    or "channels" (the same input for every network) becomes a seeded random-init checkpoint in the cache, keyed
+    by everything that builds it, since export takes a name or a checkpoint."""
     import torch
 
-    from edgeseg.artifacts import default_cache_dir
+    from edgeseg.artifacts import cache_key, default_cache_dir
     from edgeseg.models import create_model, get_model_info
 
     if isinstance(spec, dict):
         label, name, options = spec["name"], spec["model"], dict(spec.get("options") or {})
+        channels = spec.get("channels")
         info = get_model_info(name)
         h, w = size or info.reference_input[1:]
-        path = default_cache_dir() / "bench-models" / f"{label}-{h}x{w}.pt"
+        key = cache_key({"model": name, "options": options, "channels": channels, "size": [h, w]})
+        path = default_cache_dir() / "bench-models" / f"{label}-{h}x{w}-{key[:12]}.pt"
         with torch.random.fork_rng():
             torch.manual_seed(0)
-            model = create_model(name, **options)
+            model = create_model(name, in_channels=channels, **options)
         if not path.exists():
             from edgeseg.checkpoint import save_checkpoint
             from edgeseg.data.preprocess import Preprocess

@@ -2,7 +2,7 @@
 
 Three kinds of evidence, each with its own module and rules:
 * static counts (params, MACs/FLOPs, size, their ratios and orders) from the models table, and measured
-  CPU speed (latency ratios and orders) from bench results: `edgeseg.claims.checks_static`;
+  CPU speed (latency ratios and orders) from bench results: `edgeseg.claims.checks_speed`;
 * trained accuracy from the training campaign's per-image scores, with paired bootstrap intervals:
   `edgeseg.claims.checks_accuracy` (verdict rules and the "comparable" margin: `edgeseg.claims.verdicts`);
 * claims that cannot be tested here (kind "untestable"): the claim file gives the reason.
@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgeseg.claims import checks_speed as sp
 from edgeseg.claims import checks_static as st
 from edgeseg.claims.campaign import Campaign, load_campaign
 from edgeseg.claims.catalog import all_claims, load_papers
@@ -40,7 +41,7 @@ STATIC_CHECKS = {
     "params": st._check_absolute, "macs": st._check_absolute, "flops": st._check_absolute,
     "size": st._check_absolute, "params_ratio": st._check_model_ratio, "size_ratio": st._check_model_ratio,
     "compute_ratio": st._check_model_ratio, "static_order": st._check_static_order,
-    "latency_ratio": st._check_latency_ratio, "latency_order": st._check_latency_order,
+    "latency_ratio": sp._check_latency_ratio, "latency_order": sp._check_latency_order,
     "module_cost": check_module_cost,
 }
 EVIDENCE_KINDS = ("static counts", "measured speed", "trained accuracy")

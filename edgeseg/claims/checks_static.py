@@ -1,4 +1,4 @@
-"""Checks from static counts (models table) and measured CPU speed (bench results).
+"""Checks from static counts (models table), and the rules the speed checks share.
 
 Rules (tolerance `t` per claim, in its papers/*.json):
 * absolute figures: |ours/paper - 1| <= t holds, <= 2t holds in part, else does not hold; a "max" bound holds
@@ -8,17 +8,14 @@ Rules (tolerance `t` per claim, in its papers/*.json):
 * orders ("lightest", "third smallest behind A and B"): among the networks implemented here, exactly the
   networks the paper puts below the model must be below it; networks of the paper's comparison that are not
   implemented here make a consistent order "holds in part".
-* speed: a ratio to OUR U-Net measured in the same results file with the same backend, precision, device,
-  threads, batch and H x W; checked on every such configuration; all hold -> holds, some -> holds in part.
-  Absolute times on the paper's GPU (K40c, A100) cannot be reproduced on our CPU: only the ratio is tested.
+Speed checks (bench results) live in `edgeseg.claims.checks_speed` and use the ratio rule above.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from edgeseg.claims.evidence import Evidence, aliases
-from edgeseg.claims.per_image import per_image_notes
+from edgeseg.claims.evidence import Evidence
 from edgeseg.claims.verdicts import FAILS, HOLDS, PART, UNTESTABLE, ClaimRow
 
 FIELD = {"params": "params", "macs": "macs", "flops": "flops", "size": "size_mb_fp32"}
@@ -37,7 +34,7 @@ def _fmt(kind: str, v: float) -> str:
     return f"{v:.4g}"
 
 
-def _r(x: float) -> str:
+def ratio_text(x: float) -> str:
     """A ratio for the table: 3 decimals near 1, significant figures when far from it."""
     return f"{x:.3f}" if 0.01 <= x < 100 else f"{x:.3g}"
 
@@ -53,13 +50,13 @@ def _rule_abs(ours: float, paper: float, tol: float, bound: str = "approx") -> s
     return HOLDS if err <= tol else PART if err <= 2 * tol else FAILS
 
 
-def _rule_ratio(r: float, factor: float, tol: float) -> str:
+def rule_ratio(r: float, factor: float, tol: float) -> str:
     if r >= factor * (1 - tol):
         return HOLDS
     return PART if r > 1 and r >= factor / 2 else FAILS
 
 
-def _combine(verdicts: list[str]) -> str:
+def combine_configs(verdicts: list[str]) -> str:
     if all(v == HOLDS for v in verdicts):
         return HOLDS
     if any(v in (HOLDS, PART) for v in verdicts):
@@ -111,7 +108,7 @@ def _check_absolute(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
         if missing:
             row.why = missing[0].why
             return
-        row.verdict = _combine([s.verdict for s in subs])
+        row.verdict = combine_configs([s.verdict for s in subs])
         row.ours = "; ".join(f"{s.model} {s.ours}" for s in subs)
         row.ratio = "; ".join(s.ratio for s in subs)
         row.why = "; ".join(f"{s.model}: {s.verdict}, {s.why}" for s in subs)
@@ -138,7 +135,7 @@ def _check_absolute(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
         notes.append(f"scaled by pixel count to the paper's {_shape(t['input'])}")
     paper = float(t["value"])
     row.ours = _fmt(kind, ours)
-    row.ratio = _r(ours / paper)
+    row.ratio = ratio_text(ours / paper)
     row.verdict = _rule_abs(ours, paper, float(t["tolerance"]), t.get("bound", "approx"))
     bound = "at most" if t.get("bound") == "max" else f"within {float(t['tolerance']):.0%} of"
     row.why = f"ours {row.ours} vs paper {_fmt(kind, paper)} (test: {bound} the paper's figure)" + "".join(
@@ -178,158 +175,14 @@ def _check_model_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
     r = vb / vm
     factor, tol = float(t["factor"]), float(t["tolerance"])
     row.ours = f"{_fmt(field_kind, vb)} / {_fmt(field_kind, vm)} = {r:.2f}x"
-    row.ratio = _r(r / factor)
-    row.verdict = _rule_ratio(r, factor, tol)
+    row.ratio = ratio_text(r / factor)
+    row.verdict = rule_ratio(r, factor, tol)
     if t.get("paper_baseline_value"):
         pb = float(t["paper_baseline_value"])
         notes.append(f"against the paper's own {base} figure ({_fmt(field_kind, pb)}) our {model} would give "
                      f"{pb / vm:.2f}x")
     row.why = (f"our {base} / {model} = {r:.2f}x vs the paper's {factor:g}x "
                f"(holds at >= {factor * (1 - tol):.2f}x)" + ("; " + "; ".join(notes) if notes else ""))
-
-
-# ---------- bench results ----------
-
-def _latency(r: dict[str, Any]) -> float | None:
-    lat = r.get("latency_ms") or {}
-    v = lat.get("p50") if isinstance(lat, dict) else None
-    if v is None and isinstance(lat, dict):
-        v = lat.get("mean")
-    return float(v) if isinstance(v, (int, float)) and v > 0 else None
-
-
-def _bench_groups(ev: Evidence) -> dict[tuple, dict[str, dict[str, Any]]]:
-    """Results comparable with each other: same file, backend, precision, device, threads, batch, H x W."""
-    groups: dict[tuple, dict[str, dict[str, Any]]] = {}
-    for r in ev.bench:
-        if _latency(r) is None:
-            continue
-        shape = list(r.get("input_shape") or [])
-        key = (r["_file"], r.get("backend"), r.get("precision"), r.get("device"), r.get("threads"),
-               r.get("batch", shape[0] if shape else None), tuple(shape[-2:]))
-        groups.setdefault(key, {}).setdefault(r["model"], r)
-    return groups
-
-
-def _best_vs_best(ev: Evidence, model: str, base: str) -> list[tuple[str, float, str, str]]:
-    """Per run (file, device, threads, batch, H x W): base's fastest artifact / model's fastest artifact, any
-    backend and precision (issue 12: networks compared at their best, not at one precision)."""
-    best: dict[tuple, dict[str, dict[str, Any]]] = {}
-    for r in ev.bench:
-        lat = _latency(r)
-        if lat is None or r["model"] not in (model, base):
-            continue
-        shape = list(r.get("input_shape") or [])
-        key = (r["_file"], r.get("device"), r.get("threads"), r.get("batch", shape[0] if shape else None),
-               tuple(shape[-2:]))
-        cur = best.setdefault(key, {}).get(r["model"])
-        if cur is None or lat < _latency(cur):
-            best[key][r["model"]] = r
-    out = []
-    for key, pair in sorted(best.items(), key=lambda kv: [str(x) for x in kv[0]]):
-        if model in pair and base in pair:
-            m, b = pair[model], pair[base]
-            out.append((key[0], _latency(b) / _latency(m), f"{m.get('backend')} {m.get('precision')}",
-                        f"{b.get('backend')} {b.get('precision')}"))
-    return out
-
-
-def _group_label(key: tuple) -> str:
-    _, backend, precision, device, threads, batch, hw = key
-    return (f"{backend} {precision} {device} threads={threads} batch={batch} "
-            f"{'x'.join(str(d) for d in hw) if hw else '?'}")
-
-
-def _find(group: dict[str, dict[str, Any]], name: str) -> dict[str, Any] | None:
-    for a in aliases(name):
-        if a in group:
-            return group[a]
-    return None
-
-
-def _skipped_notes(ev: Evidence, names: list[str]) -> list[str]:
-    """Bench configurations that were not run for these models (e.g. TensorRT without a GPU), with why."""
-    wanted = {a for n in names for a in aliases(n)}
-    # A skip is stale when the same model and backend were measured in another results file (e.g. an export
-    # that failed in one run and was fixed and measured later): listing it would contradict the evidence.
-    measured = {(r["model"], r.get("backend")) for r in ev.bench if _latency(r) is not None}
-    seen, out = set(), []
-    for s in ev.skipped:
-        if (s["model"], s.get("backend")) in measured:
-            continue
-        if s["model"] in wanted:
-            line = (f"not measured: {s['model']} {s.get('backend')} {s.get('precision')}: {s.get('reason')} "
-                    f"[{s['_file']}]")
-            if line not in seen:
-                seen.add(line)
-                out.append(line)
-    return out
-
-
-def _check_latency_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
-    model, base, factor, tol = t["model"], t["baseline"], float(t["factor"]), float(t["tolerance"])
-    if not ev.bench:
-        row.why = "no bench results (edgeseg-bench/1 files) in the results folder"
-        return
-    verdicts, ratios = [], []
-    for key, group in sorted(_bench_groups(ev).items(), key=lambda kv: [str(x) for x in kv[0]]):
-        m, b = _find(group, model), _find(group, base)
-        if m is None or b is None:
-            continue
-        r = _latency(b) / _latency(m)
-        v = _rule_ratio(r, factor, tol)
-        verdicts.append(v)
-        ratios.append(r)
-        row.evidence.append(key[0])
-        cm, cb = (list(x.get("input_shape") or [None, None])[1] for x in (m, b))
-        chans = f" (input channels {model} {cm} vs {base} {cb})" if cm != cb else ""
-        row.details.append(f"{_group_label(key)}: {base} {_latency(b):.2f} ms / {model} {_latency(m):.2f} ms "
-                           f"= {r:.2f}x{chans} -> {v} [{key[0]}]")
-    row.evidence = sorted(set(row.evidence))
-    row.details += _skipped_notes(ev, [model, base])
-    if not verdicts:
-        row.why = f"no bench configuration has both {model} and {base} (same file/backend/precision/threads/batch/size)"
-        return
-    row.verdict = _combine(verdicts)
-    lo, hi = min(ratios), max(ratios)
-    row.ours = f"{lo:.2f}x" if lo == hi else f"{lo:.2f}x to {hi:.2f}x"
-    row.ratio = _r(lo / factor) if lo == hi else f"{_r(lo / factor)} to {_r(hi / factor)}"
-    row.why = (f"{base} p50 latency / {model} p50 latency over {len(ratios)} configuration(s), "
-               f"{sum(v == HOLDS for v in verdicts)} at >= {factor * (1 - tol):.2f}x; the same-precision rows "
-               f"decide the verdict, the best-vs-best rows are shown beside them")
-    for f, r, mb, bb in _best_vs_best(ev, model, base):
-        row.details.append(f"best vs best [{f}]: {base} at its fastest ({bb}) / {model} at its fastest ({mb}) "
-                           f"= {r:.2f}x (random weights: Dice budgets are checked by edgeseg optimize)")
-    row.details += per_image_notes(ev, model, base)
-
-
-
-def _check_latency_order(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
-    models = t["models"]
-    if not ev.bench:
-        row.why = "no bench results (edgeseg-bench/1 files) in the results folder"
-        return
-    verdicts = []
-    for key, group in sorted(_bench_groups(ev).items(), key=lambda kv: [str(x) for x in kv[0]]):
-        found = [_find(group, m) for m in models]
-        if any(f is None for f in found):
-            continue
-        lats = [_latency(f) for f in found]
-        ordered = all(a < b for a, b in zip(lats, lats[1:], strict=False))
-        v = HOLDS if ordered else PART if lats[0] < lats[-1] else FAILS
-        verdicts.append(v)
-        row.evidence.append(key[0])
-        row.details.append(f"{_group_label(key)}: " + ", ".join(
-            f"{m} {x:.2f} ms" for m, x in zip(models, lats, strict=True))
-                           + f" -> {v} [{key[0]}]")
-    row.evidence = sorted(set(row.evidence))
-    row.details += _skipped_notes(ev, models)
-    if not verdicts:
-        row.why = f"no bench configuration has all of {', '.join(models)}"
-        return
-    row.verdict = _combine(verdicts)
-    row.ours = f"ordered in {sum(v == HOLDS for v in verdicts)}/{len(verdicts)} configurations"
-    row.why = "median latency must increase strictly from the most pruned to the full model in each configuration"
 
 
 def _check_static_order(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
