@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from campaign import RUNS, SHARED  # noqa: E402  (the campaign's own paths, defined once there)
 
 from edgeseg.artifacts import atomic_path, library_versions, sha256_file, write_json_atomic  # noqa: E402
 from edgeseg.errors import EdgesegError  # noqa: E402
@@ -230,10 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", nargs="+", default=list(SETS), help="default: both")
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    ap.add_argument("--runs", type=Path, default=ROOT.parent / "campaign-runs", help="the campaign's checkpoints")
+    ap.add_argument("--runs", type=Path, default=RUNS, help="the campaign's checkpoints")
     ap.add_argument("--checkpoint", action="append", default=[], metavar="VARIANT=PATH",
                     help="use PATH for VARIANT (e.g. unet=... or unet-native=...) instead of RUNS")
-    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--split-file", type=Path, help="default: benchmarks/results/campaign/splits/<set>.json")
     ap.add_argument("--limit", type=int, help="only the first N test images (smoke runs)")
     ap.add_argument("--threads", type=int, default=2)
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blend", choices=("gaussian", "linear"), default="gaussian")
     ap.add_argument("--tile-batch", type=int, default=8)
     ap.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-RSS runs")
-    ap.add_argument("--cache", type=Path, default=ROOT.parent / "campaign-runs" / "native-onnx",
+    ap.add_argument("--cache", type=Path, default=RUNS / "native-onnx",
                     help="where the FP32 ONNX exports go")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args(argv)
