@@ -21,6 +21,7 @@ from edgeseg.artifacts import write_bytes_atomic, write_json_atomic
 from edgeseg.bench.matrix_interleaved import run_interleaved_matrix
 from edgeseg.bench.schema import check
 from edgeseg.bench.table import format_table
+from edgeseg.errors import EdgesegError
 from edgeseg.models import list_models
 
 HERE = Path(__file__).resolve().parent
@@ -47,7 +48,8 @@ def markdown(doc: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", nargs="+", default=list_models(), help="default: every registered network")
+    ap.add_argument("--models", nargs="+", default=list_models(), choices=list_models(),
+                    help="default: every registered network")
     ap.add_argument("--no-levels", dest="levels", action="store_false", help="skip the UNet# level 1-3 rows")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--size", type=int, nargs=2, default=[256, 256], metavar=("H", "W"))
@@ -58,9 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "cpu-interleaved.json")
     args = ap.parse_args(argv)
     command = shlex.join(["python", "benchmarks/speed_interleaved.py", *(sys.argv[1:] if argv is None else argv)])
-    doc = run_interleaved_matrix(model_specs(args.models, args.levels), threads=args.threads,
-                                 size=tuple(args.size), channels=args.channels, rounds=args.rounds,
-                                 iters=args.iters, warmup=args.warmup, command=command)
+    try:
+        doc = run_interleaved_matrix(model_specs(args.models, args.levels), threads=args.threads,
+                                     size=tuple(args.size), channels=args.channels, rounds=args.rounds,
+                                     iters=args.iters, warmup=args.warmup, command=command)
+    except EdgesegError as e:
+        print(f"speed_interleaved: {e}", file=sys.stderr)
+        return 2
     check(doc, str(args.out))
     write_json_atomic(args.out, doc)
     md = args.out.with_suffix(".md")

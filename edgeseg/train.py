@@ -154,11 +154,15 @@ def never_learned_warning(history: list[dict[str, Any]], epochs: int) -> str | N
     """The warning for a finished run whose pooled validation Dice stayed below NEVER_LEARNED at every epoch:
     it predicts (almost) no foreground where the masks have it. Pooled, because the mean over images scores an
     empty prediction on an empty mask 1 (Kvasir's native crops: mean 0.567 from a U-Net that found no polyp);
-    histories without it fall back to the mean. The campaign saw this on SD-UNet (a dead 2-channel ReLU
-    pre-head; README). Only a finished run is judged: a late start is not a collapse (in the campaign TinyU-Net
-    finds its first ISBI foreground at epoch 17-23 of 30, its first Kvasir one at epoch 7-8 of 15)."""
-    if len(history) < epochs or any((h.get("val_dice_pooled") if h.get("val_dice_pooled") is not None
-                                     else h["val_dice"]) >= NEVER_LEARNED for h in history):
+    a history recorded before the pooled value existed is judged on the mean, and a resumed one on the epochs
+    that have it. With label maps the pooled value averages the classes, and a class absent from the validation
+    images scores 1, so a collapse there may go unflagged. The campaign saw collapses on SD-UNet (a dead
+    2-channel ReLU pre-head; README). Only a finished run is judged (`epochs` = the planned count; `train` calls
+    it at the end): a late start is not a collapse (in the campaign TinyU-Net finds its first ISBI foreground at
+    epoch 17-23 of 30, its first Kvasir one at epoch 7-8 of 15)."""
+    pooled = [h["val_dice_pooled"] for h in history if h.get("val_dice_pooled") is not None]
+    scores = pooled or [h["val_dice"] for h in history]
+    if len(history) < epochs or any(v is None or v >= NEVER_LEARNED for v in scores):
         return None
     return (f"validation Dice stayed below {NEVER_LEARNED} at all {len(history)} epochs: the network predicts no "
             "foreground (a run that never learned); retrain with another --seed")

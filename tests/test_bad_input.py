@@ -256,6 +256,8 @@ CASES = [
     Case("train-unknown-model", ["train", "nosuchnet", "--data", D, "--out", OUT + "/run"], "nosuchnet"),
     Case("train-bad-val-fraction", ["train", "tinyunet", "--data", D, "--out", OUT + "/run", "--val-fraction",
                                     "1.5", "--epochs", "1", "--quiet"], "1.5"),
+    Case("train-zero-val-fraction", ["train", "tinyunet", "--data", D, "--out", OUT + "/run", "--val-fraction",
+                                     "0", "--epochs", "1", "--quiet"], "--val-fraction"),
     Case("train-unknown-model-option", ["train", "tinyunet", "--data", D, "--out", OUT + "/run", "--opt",
                                         "bogus=1", "--epochs", "1", "--quiet"], "bogus"),
     Case("export-size-not-multiple", ["export", "tinyunet", "--size", "30", "30", "--out", OUT + "/m.onnx"],

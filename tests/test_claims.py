@@ -263,30 +263,38 @@ def test_several_figures_in_one_row_are_each_checked():
     assert r.ours.count("M") == 3
 
 
-def test_interleaved_timing_decides_speed_and_sequential_rows_are_context(tmp_path):
-    """With a results file timed interleaved beside the fixture's sequential ones, only its configurations
-    decide `ulite-faster` and the UNet# order; the sequential ones stay in the details, marked as context."""
+def test_interleaved_timing_decides_its_configurations_and_sequential_twins_are_context(tmp_path):
+    """An interleaved results file decides the configurations it timed; the fixture's sequential rows of the
+    same configuration become context, and configurations it did not time still decide."""
     results = tmp_path / "results"
     shutil.copytree(FIXTURE, results)
     before = {r.id: r for r in check_claims(results)}
     assert before["ulite-faster"].verdict == HOLDS and before["unetsharp-pruning-speed"].verdict == PART
 
-    def row(model: str, p50: float) -> dict:
-        return {"model": model, "backend": "onnxruntime", "precision": "fp32", "device": "cpu", "threads": 1,
+    def row(model: str, p50: float, threads: int) -> dict:
+        return {"model": model, "backend": "onnxruntime", "precision": "fp32", "device": "cpu", "threads": threads,
                 "batch": 1, "input_shape": [1, 3, 256, 256], "latency_ms": {"p50": p50}, "timing": "interleaved"}
 
-    # U-Lite only 2x faster than U-Net (the claim is 6x); the full UNet# faster than L1: both fail where they decide
-    doc = {"schema": "edgeseg-bench/1", "env": {}, "results": [
-        row("unet", 100.0), row("ulite", 50.0), row("unetsharp-l1", 10.0), row("unetsharp-l2", 40.0),
-        row("unetsharp-l3", 30.0), row("unetsharp", 5.0)]}
-    (results / "cpu-interleaved.json").write_text(json.dumps(doc))
-    after = {r.id: r for r in check_claims(results)}
-    fast = after["ulite-faster"]
-    assert fast.verdict == FAILS and fast.ours == "2.00x", (fast.verdict, fast.ours)
-    assert "over 1 interleaved configuration(s)" in fast.why and "shown as context" in fast.why
-    context = [d for d in fast.details if d.startswith("context, timed sequentially: ")]
-    assert context and len(context) == len([d for d in before["ulite-faster"].details if "-> " in d
-                                            and not d.startswith("best vs best")])
-    order = after["unetsharp-pruning-speed"]
-    assert order.verdict == FAILS and order.ours == "ordered in 0/1 interleaved configurations", order.ours
-    assert any(d.startswith("context, timed sequentially: ") for d in order.details)
+    def write(threads: list[int]) -> dict:
+        # U-Lite only 2x faster than U-Net (the claim is 6x); the full UNet# faster than L1
+        doc = {"schema": "edgeseg-bench/1", "env": {}, "results": [
+            row(m, p, t) for t in threads for m, p in (("unet", 100.0), ("ulite", 50.0), ("unetsharp-l1", 10.0),
+                                                       ("unetsharp-l2", 40.0), ("unetsharp-l3", 30.0),
+                                                       ("unetsharp", 5.0))]}
+        (results / "cpu-interleaved.json").write_text(json.dumps(doc))
+        return {r.id: r for r in check_claims(results)}
+
+    def context(r) -> list[str]:
+        return [d for d in r.details if d.startswith("context, timed sequentially: ")]
+
+    one = write([1])  # threads=1 timed interleaved; the fixture's threads=2 rows have no twin and still decide
+    fast = one["ulite-faster"]
+    assert fast.verdict == PART and fast.ours == "2.00x to 34.55x", (fast.verdict, fast.ours)
+    assert "(1 timed interleaved)" in fast.why and "1 sequentially timed configuration(s)" in fast.why
+    assert [c.split(": ", 1)[1].split(":")[0] for c in context(fast)] == ["onnxruntime fp32 cpu threads=1 batch=1 "
+                                                                          "256x256"]
+    both = write([1, 2])
+    assert both["ulite-faster"].verdict == FAILS and len(context(both["ulite-faster"])) == 2
+    order = both["unetsharp-pruning-speed"]
+    assert order.verdict == FAILS and order.ours == "ordered in 0/2 configurations (2 timed interleaved)", order.ours
+    assert len(context(order)) == 2

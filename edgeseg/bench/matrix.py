@@ -41,7 +41,7 @@ def new_doc(command: str, threads: Sequence[int] | None = None) -> dict[str, Any
 def resolve_model(spec: ModelSpec, size: tuple[int, int] | None) -> tuple[str, str, int, int]:
     """-> (label, source for export/torch, params, in_channels). A dict spec with options (e.g. UNet# levels)
     or "channels" (the same input for every network) becomes a seeded random-init checkpoint in the cache, keyed
-    by everything that builds it, since export takes a name or a checkpoint."""
+    by the network's recorded config and tensor layout, since export takes a name or a checkpoint."""
     import torch
 
     from edgeseg.artifacts import cache_key, default_cache_dir
@@ -52,11 +52,14 @@ def resolve_model(spec: ModelSpec, size: tuple[int, int] | None) -> tuple[str, s
         channels = spec.get("channels")
         info = get_model_info(name)
         h, w = size or info.reference_input[1:]
-        key = cache_key({"model": name, "options": options, "channels": channels, "size": [h, w]})
-        path = default_cache_dir() / "bench-models" / f"{label}-{h}x{w}-{key[:12]}.pt"
         with torch.random.fork_rng():
             torch.manual_seed(0)
             model = create_model(name, in_channels=channels, **options)
+        # the recorded config (registry defaults merged) and the tensor layout: a changed default or module
+        # structure gives a new checkpoint, never a stale one timed under a fresh parameter count
+        key = cache_key({"config": model.edgeseg_config, "size": [h, w],
+                         "tensors": [[k, list(v.shape)] for k, v in model.state_dict().items()]})
+        path = default_cache_dir() / "bench-models" / f"{label}-{h}x{w}-{key[:12]}.pt"
         if not path.exists():
             from edgeseg.checkpoint import save_checkpoint
             from edgeseg.data.preprocess import Preprocess

@@ -5,7 +5,8 @@ ratios between them mean something (a sequential matrix times each network at an
 Every network gets the same input (`channels` x H x W, batch 1) and random weights (seed 0): latency does not
 depend on the weights. Rows are edgeseg-bench/1 records with "timing": "interleaved" and the per-round medians;
 peak memory is not measured (one process holds every network), Dice neither. Artifacts come from the same steps
-as `run_matrix` (export, FP16, INT8 with generated calibration data) and are reused by content hash.
+as `run_matrix` (export with the default rewrites, FP16, INT8 with generated calibration data) and are reused
+by content hash. Networks are registry names or {"name", "model", "options"} specs, not checkpoints.
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ from contextlib import ExitStack
 from typing import Any
 
 from edgeseg.bench.matrix import ModelSpec, _log, _onnx_artifacts, new_doc, resolve_model
+from edgeseg.errors import EdgesegError
 
 TIMING = "interleaved"
 
 
 def _as_spec(spec: ModelSpec, channels: int) -> dict[str, Any]:
+    """A registry name or {"name", "model", "options"} -> the same with the common input channels."""
     if isinstance(spec, dict):
         return {**spec, "channels": channels}
+    from edgeseg.models import get_model_info
+
+    get_model_info(spec)  # an unknown name (or a checkpoint path) fails here, naming the registered networks
     return {"name": spec, "model": spec, "options": {}, "channels": channels}
 
 
@@ -34,8 +40,13 @@ def run_interleaved_matrix(models: Sequence[ModelSpec], configs: Sequence[tuple[
     from edgeseg.bench.config import input_shape, make_config, make_runner
     from edgeseg.bench.interleave import time_interleaved
 
+    if rounds < 1 or iters < 1 or warmup < 0:
+        raise EdgesegError(f"interleaved timing needs --rounds >= 1, --iters >= 1, --warmup >= 0 (got {rounds}, "
+                           f"{iters}, {warmup})")
+    specs = [_as_spec(m, channels) for m in models]  # every name checked before the first export
     doc = new_doc(command, threads)
-    doc.update(timing=TIMING, rounds=rounds, iters_per_round=iters, warmup=warmup, channels=channels)
+    doc.update(timing=TIMING, rounds=rounds, iters_per_round=iters, warmup=warmup, channels=channels,
+               rewrites="default")
 
     def fail(model: str, backend: str, precision: str, why: str) -> None:
         log(f"FAILED {model} {backend} {precision}: {why}")
@@ -43,8 +54,8 @@ def run_interleaved_matrix(models: Sequence[ModelSpec], configs: Sequence[tuple[
 
     nets = []  # (label, torch source, params, {precision: onnx path})
     onnx_precisions = [p for b, p in configs if b == "onnxruntime"]
-    for spec in models:
-        label, source, params, _ = resolve_model(_as_spec(spec, channels), size)
+    for spec in specs:
+        label, source, params, _ = resolve_model(spec, size)
         arts = _onnx_artifacts(source, label, onnx_precisions, size, 1, channels, None, None, fail)
         nets.append((label, source, params, {p: path for p, (path, _) in arts.items()}))
     for backend, precision in configs:

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         opts["split"] = {k: read_split_file(args.split_file)[k] for k in ("train", "val", "test")}
     opts = {k: v for k, v in opts.items() if v is not None}
     res = train(args.out, resume=args.resume, **opts)
-    if res.get("warning"):  # printed even with --quiet: the run completed, but its checkpoint is useless
+    if res.get("warning") and args.quiet:  # said even with --quiet (train logs it otherwise): a useless checkpoint
         print(f"edgeseg train: warning: {Path(args.out) / 'metrics.json'}: {res['warning']}", file=sys.stderr)
     if args.json and res:
         print(json.dumps({k: v for k, v in res.items() if k not in ("history", "config", "test")}, indent=2))

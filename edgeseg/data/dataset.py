@@ -329,12 +329,15 @@ def make_split(stems: list[str], seed: int = 0, val: float = 0.15, test: float =
     when 3+ images), so the best-checkpoint choice and the final score never look at the same images."""
     if not 0 <= val < 1 or not 0 <= test < 1 or val + test >= 1:
         raise EdgesegError(f"split fractions val={val}, test={test}: each in [0, 1) and val + test < 1")
+    if val == 0:
+        raise EdgesegError("split fraction val=0: the best checkpoint is chosen on the validation images; use a "
+                           "--val-fraction above 0 (default 0.15)")
     stems = sorted(stems)
     n = len(stems)
     if n < 2:
         raise EdgesegError(f"need at least 2 images to split into train/val, got {n}; add images")
     order = np.random.default_rng(seed).permutation(n)
-    n_val = max(1, round(n * val)) if val > 0 else 0
+    n_val = max(1, round(n * val))
     n_test = (max(1, round(n * test)) if n >= 3 else 0) if test > 0 else 0
     n_test = min(n_test, n - n_val - 1)
     shuffled = [stems[i] for i in order]
