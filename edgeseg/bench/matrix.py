@@ -49,7 +49,7 @@ def resolve_model(spec: ModelSpec, size: tuple[int, int] | None) -> tuple[str, s
 
     if isinstance(spec, dict):
         label, name, options = spec["name"], spec["model"], dict(spec.get("options") or {})
-        channels = spec.get("channels")
+        channels = spec.get("channels", options.pop("in_channels", None))  # given either way (the demo: options)
         info = get_model_info(name)
         h, w = size or info.reference_input[1:]
         with torch.random.fork_rng():
