@@ -23,13 +23,17 @@ def round_orders(names: Sequence[str], rounds: int) -> list[list[str]]:
     return [[names[(r + i) % n] for i in range(n)] for r in range(rounds)]
 
 
+def check_counts(rounds: int, iters: int, warmup: int) -> None:
+    if rounds < 1 or iters < 1 or warmup < 0:
+        raise EdgesegError(f"interleaved timing needs rounds >= 1, iters >= 1, warmup >= 0 (got {rounds}, "
+                           f"{iters}, {warmup})")
+
+
 def time_interleaved(runners: Mapping[str, Any], shapes: Mapping[str, Sequence[int]], rounds: int = 5,
                      iters: int = 10, warmup: int = 3, seed: int = 0) -> dict[str, dict[str, Any]]:
     """{name: active Runner}, {name: input shape N,C,H,W} -> {name: {"latency_ms", "per_image_ms",
     "round_p50_ms", "iters", "batch"}}. "per_image_ms" is latency_ms divided by the batch."""
-    if rounds < 1 or iters < 1 or warmup < 0:
-        raise EdgesegError(f"interleaved timing needs rounds >= 1, iters >= 1, warmup >= 0 (got {rounds}, "
-                           f"{iters}, {warmup})")
+    check_counts(rounds, iters, warmup)
     names = list(runners)
     feeds = {}
     for n in names:

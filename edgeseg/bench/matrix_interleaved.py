@@ -15,10 +15,9 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any
 
+from edgeseg.bench.interleave import check_counts, time_interleaved
 from edgeseg.bench.matrix import ModelSpec, _log, _onnx_artifacts, new_doc, resolve_model
-from edgeseg.errors import EdgesegError
-
-TIMING = "interleaved"
+from edgeseg.bench.schema import TIMING_INTERLEAVED
 
 
 def _as_spec(spec: ModelSpec, channels: int) -> dict[str, Any]:
@@ -38,14 +37,11 @@ def run_interleaved_matrix(models: Sequence[ModelSpec], configs: Sequence[tuple[
     """configs: (backend, precision) pairs; "pytorch" runs FP32 eager on the CPU. Returns an edgeseg-bench/1
     document; a network whose export or quantization fails is listed under "failed" and left out."""
     from edgeseg.bench.config import input_shape, make_config, make_runner
-    from edgeseg.bench.interleave import time_interleaved
 
-    if rounds < 1 or iters < 1 or warmup < 0:
-        raise EdgesegError(f"interleaved timing needs --rounds >= 1, --iters >= 1, --warmup >= 0 (got {rounds}, "
-                           f"{iters}, {warmup})")
+    check_counts(rounds, iters, warmup)  # before the first export, not after
     specs = [_as_spec(m, channels) for m in models]  # every name checked before the first export
     doc = new_doc(command, threads)
-    doc.update(timing=TIMING, rounds=rounds, iters_per_round=iters, warmup=warmup, channels=channels,
+    doc.update(timing=TIMING_INTERLEAVED, rounds=rounds, iters_per_round=iters, warmup=warmup, channels=channels,
                rewrites="default")
 
     def fail(model: str, backend: str, precision: str, why: str) -> None:
@@ -79,5 +75,5 @@ def run_interleaved_matrix(models: Sequence[ModelSpec], configs: Sequence[tuple[
                     "artifact": str(c["artifact"]),
                     "notes": f"interleaved with {len(cfgs) - 1} other networks in one process: {rounds} rounds x "
                              f"{iters} iters, order rotated per round; random weights",
-                    "timing": TIMING, "round_p50_ms": r["round_p50_ms"], "iters": r["iters"]})
+                    "timing": TIMING_INTERLEAVED, "round_p50_ms": r["round_p50_ms"], "iters": r["iters"]})
     return doc

@@ -6,7 +6,9 @@
                   "size_mb", "params", "dice", "iou", "energy_mj_per_image", "artifact", "notes"}, ...]}
 
 Every key is present; null where not measured. Extra keys are allowed (e.g. "latency_compute_ms" on a
-GPU, "peak_mem_method", "power_source"), so readers must ignore keys they do not know.
+GPU, "peak_mem_method", "power_source"), so readers must ignore keys they do not know. One extra key is read
+back: "timing": TIMING_INTERLEAVED marks a row timed in one process with the other networks in rotated rounds
+(edgeseg.bench.matrix_interleaved); the claims let such rows decide over sequentially timed ones.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from edgeseg.errors import EdgesegError
 
 SCHEMA = "edgeseg-bench/1"
+TIMING_INTERLEAVED = "interleaved"
 BACKENDS = ("pytorch", "onnxruntime", "tensorrt", "tensorrt-rtx")
 PRECISIONS = ("fp32", "fp16", "int8", "int8-io")  # int8-io: INT8 with Q/DQ on Conv inputs+outputs (ORT CPU)
 DEVICES = ("cpu", "cuda")

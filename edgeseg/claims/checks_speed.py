@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeseg.bench.schema import TIMING_INTERLEAVED
 from edgeseg.claims.checks_static import combine_configs, ratio_text, rule_ratio
 from edgeseg.claims.evidence import Evidence, aliases
 from edgeseg.claims.per_image import per_image_notes
@@ -71,7 +72,7 @@ def _split_timing(items: list[tuple[tuple, dict[str, dict[str, Any]]]],
     device, threads, batch, H x W: the key without the file), because its ratio carries the machine's drift
     between networks; elsewhere it decides."""
     inter = {key for key, group in items
-             if all((_find(group, n) or {}).get("timing") == "interleaved" for n in names)}
+             if all((_find(group, n) or {}).get("timing") == TIMING_INTERLEAVED for n in names)}
     covered = {key[1:] for key in inter}
     return inter, {key for key, _ in items if key not in inter and key[1:] in covered}
 
