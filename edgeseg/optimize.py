@@ -9,8 +9,8 @@ join (`_tensorrt_candidates`); elsewhere that path is skipped with the reason.
 Conventions:
 * Dice is measured on the VALIDATION split only (the checkpoint's, or --split-file), never test, per image;
   the drop of a candidate is FP32(plain export, batch 1) minus candidate, in percentage points, with its
-  paired bootstrap CI over images (`paired_bootstrap_ci`, 95 %, seeded). A batch-N graph is the batch-1 graph
-  with another batch dimension: it carries its batch-1 sibling's Dice (said in its notes).
+  paired bootstrap CI over images (`edgeseg.intervals.paired_bootstrap`, 95 %, seeded). A batch-N graph is
+  the batch-1 graph with another batch dimension: it carries its batch-1 sibling's Dice (said in its notes).
 * A candidate is within budget when the CI's upper bound of the drop is <= --max-dice-drop (pp).
 * Latency: all candidates timed in one process in interleaved rounds (edgeseg.bench.interleave), per image
   (p50 and p99 / batch). The selected artifact is the lowest per-image p50 within budget. An INT8 artifact
@@ -130,7 +130,7 @@ def dice_rows(path: str, data: str, split_file: str | None, threads: int) -> dic
 def score(cands: Sequence[Candidate], data: str, split_file: str | None, threads: int,
           n_boot: int = 2000) -> dict[str, dict[str, Any]]:
     """Per candidate label: {"dice", "drop_pp": {"mean","low","high",...}, "n"} vs the plain FP32 batch 1."""
-    from edgeseg.bench.stats import paired_bootstrap_ci
+    from edgeseg.intervals import paired_bootstrap
 
     ref = next((c for c in cands if c.precision == REFERENCE and c.rewrites == "none" and c.batch == 1), None)
     if ref is None:
@@ -145,7 +145,8 @@ def score(cands: Sequence[Candidate], data: str, split_file: str | None, threads
         if key not in by_graph:
             rows = base if c is ref else dice_rows(c.path, data, split_file, threads)
             d = [rows[s] for s in stems]
-            ci = paired_bootstrap_ci([100 * base[s] for s in stems], [100 * x for x in d], n_boot=n_boot)
+            iv = paired_bootstrap([100 * base[s] for s in stems], [100 * x for x in d], n_resamples=n_boot)
+            ci = {"mean": iv.estimate, "low": iv.lo, "high": iv.hi, "n": iv.n, "level": iv.level, "n_boot": n_boot}
             by_graph[key] = {"dice": sum(d) / len(d), "drop_pp": ci, "n": len(d), "from_batch": c.batch}
         out[c.label] = by_graph[key]
         if by_graph[key]["from_batch"] != c.batch:

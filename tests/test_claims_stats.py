@@ -1,11 +1,11 @@
-"""Claims statistics (paired bootstrap, seed averaging) and verdict rules on known samples and edge cases."""
+"""Claims statistics (image bootstrap, two-level intervals over seeds) and verdict rules on known samples."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from edgeseg.claims.stats import Interval, compare, mean_interval, paired_difference, paired_ratio, seed_mean
+from edgeseg.claims.stats import by_run, compare, mean_interval, seed_mean
 from edgeseg.claims.verdicts import (
     COMPARABLE_MARGIN,
     FAILS,
@@ -20,6 +20,13 @@ from edgeseg.claims.verdicts import (
     rank_verdict,
     threshold,
 )
+from edgeseg.intervals import Interval, paired_bootstrap
+
+
+def paired_difference(a: dict[str, float], b: dict[str, float]) -> Interval | None:
+    """The image bootstrap over the stems both score (what a fixed pair of models gets)."""
+    stems = sorted(set(a) & set(b))
+    return paired_bootstrap([a[s] for s in stems], [b[s] for s in stems]) if stems else None
 
 
 def _images(n: int, seed: int = 1) -> dict[str, float]:
@@ -57,33 +64,35 @@ def test_pairing_uses_only_shared_images():
     assert paired_difference({"x": 1.0}, {"y": 1.0}) is None
 
 
-def test_seeds_are_averaged_before_resampling():
-    """Seed offsets (+0.3, 0, -0.3) cancel per image: the seed-averaged difference is exactly +0.05 on every
-    image, so its interval is the single point 0.05. Resampling (image, seed) rows instead would mix the seed
-    offsets into the spread and give an interval that includes 0 -- this test fails for that implementation."""
+def test_seed_spread_widens_the_interval():
+    """Seed offsets (+0.03, 0, -0.03) on the model: every image's seed-averaged difference is exactly +0.05, so
+    the image-only interval is the single point 0.05, but three runs that far apart say another three seeds
+    could land elsewhere: the two-level interval is wide (t at 2 df times the run spread) and straddles 0."""
     base = _images(20)
-    model = {s: {0: v + 0.05 + 0.3, 1: v + 0.05, 2: v + 0.05 - 0.3} for s, v in base.items()}
+    model = {s: {0: v + 0.08, 1: v + 0.05, 2: v + 0.02} for s, v in base.items()}
     comp = {s: {0: v, 1: v, 2: v} for s, v in base.items()}
+    image_only = paired_difference(seed_mean(model), seed_mean(comp))
+    assert image_only.lo == pytest.approx(0.05) and image_only.hi == pytest.approx(0.05)
     ci = compare(model, comp)
-    assert ci.n == 20  # images, not 60 rows
-    assert ci.lo == pytest.approx(0.05) and ci.hi == pytest.approx(0.05)
-    # The wrong way, for contrast: 60 independent rows -> a wide interval around 0.05 that reaches below 0.
-    rows = np.array([model[s][k] - comp[s][k] for s in base for k in (0, 1, 2)])
-    rng = np.random.default_rng(0)
-    naive = rows[rng.integers(0, len(rows), (2000, len(rows)))].mean(axis=1)
-    assert np.percentile(naive, 2.5) < 0 < np.percentile(naive, 97.5)
+    assert ci.n == 20 and ci.runs == (3, 3) and ci.method == "two-level"
+    assert ci.estimate == pytest.approx(0.05)
+    # run means 0.08/0.05/0.02 (sd 0.03): half-width = t(0.975, 2) * 0.03 / sqrt(3) = 4.303 * 0.01732
+    assert ci.hi - ci.estimate == pytest.approx(4.3027 * 0.03 / np.sqrt(3), rel=1e-3)
+    assert ci.lo < 0 < ci.hi
+
+
+def test_by_run_groups_values_by_seed():
+    assert by_run({"a": {0: 0.2, 1: 0.4}, "b": {1: 0.5}}) == [{"a": 0.2}, {"a": 0.4, "b": 0.5}]
 
 
 def test_seed_mean_skips_missing_values():
     assert seed_mean({"a": {0: 0.2, 1: 0.4}, "b": [0.5], "c": []}) == {"a": pytest.approx(0.3), "b": 0.5}
 
 
-def test_ratio_and_mean_intervals():
+def test_mean_interval():
     base = _images(60)
-    ci = paired_ratio({s: 2 * v for s, v in base.items()}, base)
-    assert ci.estimate == pytest.approx(2.0) and ci.lo == pytest.approx(2.0) and ci.hi == pytest.approx(2.0)
-    m = mean_interval(base)
-    assert m.lo < m.estimate < m.hi and m.n == 60
+    m = mean_interval({s: {0: v, 1: v + 0.01} for s, v in base.items()})
+    assert m.lo < m.estimate < m.hi and m.n == 60 and m.runs == (2,)
     assert mean_interval({}) is None
 
 

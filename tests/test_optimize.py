@@ -12,25 +12,10 @@ import onnx
 import pytest
 
 from edgeseg.bench.interleave import round_orders, time_interleaved
-from edgeseg.bench.stats import paired_bootstrap_ci
 from edgeseg.errors import EdgesegError
 from edgeseg.optimize import select
 
 logging.getLogger().setLevel(logging.ERROR)
-
-
-def test_paired_bootstrap_ci() -> None:
-    a = [0.9, 0.8, 0.7, 0.6]
-    same = paired_bootstrap_ci(a, [x - 0.1 for x in a])
-    assert [same[k] for k in ("mean", "low", "high")] == pytest.approx([0.1, 0.1, 0.1])
-    rng = np.random.default_rng(0)
-    x = rng.normal(0.8, 0.05, 200)
-    y = x - rng.normal(0.01, 0.02, 200)
-    ci = paired_bootstrap_ci(x, y, n_boot=1000)
-    assert ci["low"] < ci["mean"] < ci["high"] and ci["low"] > 0  # a real, small, consistent drop
-    assert ci == paired_bootstrap_ci(x, y, n_boot=1000)  # seeded
-    with pytest.raises(ValueError):
-        paired_bootstrap_ci([1.0], [1.0, 2.0])
 
 
 def test_round_orders_rotate() -> None:
