@@ -119,7 +119,8 @@ def test_accuracy_verdicts_on_synthetic_campaign(tmp_path):
     assert "n=40 images, learned seeds gpunet 1/1, unet 3/3" in gp.ci
     rank = rows["tinyunet-accuracy-rank"]  # above every 3-seed network; the one-seed ones "may be better"
     assert rank.verdict == INCONCLUSIVE and "isbi2012-em: #1 of" in rank.ours, rank.why
-    assert rows["unetsharp-pruning-accuracy"].verdict == INCONCLUSIVE and "iou" in rows["unetsharp-pruning-accuracy"].ours
+    pruning = rows["unetsharp-pruning-accuracy"]
+    assert pruning.verdict == INCONCLUSIVE and "iou" in pruning.ours
     bn = rows["sdunet-gn-vs-bn"]   # no sdunet-bn runs at all: inconclusive, never "holds"
     assert bn.verdict == INCONCLUSIVE and PENDING in bn.why
     assert "isbi" not in bn.why  # sdunet-bn is planned on DSB only: ISBI is out of the test, not "pending"
@@ -267,8 +268,8 @@ def test_one_isbi_metric_decides_every_claim(tmp_path):
     keeps = rows["ulite-keeps-accuracy"]
     assert "isbi2012-em: holds" in keeps.why and "dsb2018-nuclei-564: does not hold" in keeps.why, keeps.why
     assert keeps.verdict == PART and keeps.sets.startswith("holds on 1 of 3 sets")
-    assert any(d.startswith("isbi2012-em: shown beside, not deciding: dice ulite - unet = -0.05") for d in keeps.details), \
-        keeps.details
+    beside = "isbi2012-em: shown beside, not deciding: dice ulite - unet = -0.05"
+    assert any(d.startswith(beside) for d in keeps.details), keeps.details
 
 
 def test_reasons_name_each_set_its_seeds_and_the_ws_premise(tmp_path):
