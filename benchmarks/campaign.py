@@ -84,6 +84,9 @@ OVERRIDES: dict[str, dict[str, Any]] = {"tinyunet-e30": {"epochs": 30}}
 # Issue 20. SD-UNet at the paper's learning rate (Adam 1e-4): is the collapse of some seeds at 2e-3 ours?
 VARIANTS["sdunet-lr1e-4"] = ("sdunet", {"ws": DEFAULT_WS}, SEEDS3, ("dsb2018-nuclei-564", "kvasir-seg-900"))
 OVERRIDES["sdunet-lr1e-4"] = {"lr": 1e-4}
+# ... or is it our reading of the output end (zhixuhao's 2-channel ReLU pre-head)? The paper's wording instead.
+VARIANTS["sdunet-head-paper"] = ("sdunet", {"ws": DEFAULT_WS, "head": "paper"}, SEEDS3,
+                                 ("dsb2018-nuclei-564", "kvasir-seg-900"))
 # Budget sensitivity: the compared networks at twice each set's epochs (DSB 30, ISBI 60), three seeds. A
 # verdict that changes between the two budgets is the budget's, not the network's.
 for _v in ("unet", "sdunet-ws-layer", "tinyunet", "ulite"):
@@ -170,7 +173,7 @@ def jobs(only: list[str] | None = None, variants: list[str] | None = None) -> li
     single = ("gpunet", "ghostunet", "unetsharp")
     compared = ("unet", "sdunet-ws-layer", "tinyunet", "ulite")
     budget = ("ulite-2x", "tinyunet-2x", "sdunet-ws-layer-2x", "unet-2x")  # cheapest first
-    issue20 = [(("sdunet-lr1e-4",), (dsb, kvasir), SEEDS3), (("gpunet", "ghostunet"), (dsb, kvasir), (1, 2)),
+    issue20 = [(("sdunet-lr1e-4", "sdunet-head-paper"), (dsb, kvasir), SEEDS3), (("gpunet", "ghostunet"), (dsb, kvasir), (1, 2)),
                (("sdunet-ws-none",), (isbi,), (1, 2)), (budget, (dsb,), SEEDS3), (budget, (isbi,), SEEDS3),
                (("unetsharp",), (dsb, kvasir), SEEDS3)]
     stages = [*issue20, (CORE, (dsb, kvasir), (0,)), (NATIVE, (dsb,), (0,)), (cheap_native, (kvasir,), (0,)),
