@@ -1,12 +1,12 @@
 """The papers' own U-Net baselines, where they differ from our `unet`, so each ratio claim can be computed
 against the network the paper compared with (and our `unet` beside it).
 
-* ``unet-lee``: GPU-Net's U-Net (Yu et al., Table 1: 34.53M params, 49.10 G thop MACs at 3x192x256), the
-  LeeJunHyun/Image_Segmentation network.py ``U_Net`` layout that GPU-Net's code copies: widths 64..1024,
-  conv_block = [3x3 conv (bias) -> BN -> ReLU] x 2, up_conv = nearest x2 -> 3x3 conv (bias) halving -> BN ->
-  ReLU, concat skips, 1x1 head. 34,527,041 params (3->1). The 3x3 up-convs (where milesial's U-Net has 2x2
-  transposed convs) are why it is 3.5M heavier than our `unet`.
-* ``unet-vgg``: UNet#'s UNet (Qian et al., Table 1, "VGG11" backbone: 7.85M), the plain U-Net of
+* ``unet_lee`` (the claims read it as unet-lee): GPU-Net's U-Net (Yu et al., Table 1: 34.53M params, 49.10 G
+  thop MACs at 3x192x256), the LeeJunHyun/Image_Segmentation network.py ``U_Net`` layout that GPU-Net's code
+  copies: widths 64..1024, conv_block = [3x3 conv (bias) -> BN -> ReLU] x 2, up_conv = nearest x2 -> 3x3 conv
+  (bias) halving -> BN -> ReLU, concat skips, 1x1 head. 34,527,041 params (3->1). The 3x3 up-convs (where
+  milesial's U-Net has 2x2 transposed convs) are why it is 3.5M heavier than our `unet`.
+* ``unet_vgg`` (unet-vgg): UNet#'s UNet (Qian et al., Table 1, "VGG11" backbone: 7.85M), the plain U-Net of
   4uiiurz1/pytorch-nested-unet archs.py ``UNet`` that UNet#'s code builds on: widths 32..512 (the paper's Fig. 1
   caption), VGGBlock = [3x3 conv (bias) -> BN -> ReLU] x 2, bilinear x2 up (align_corners=True) with no
   channel reduction, concat skips, 1x1 head. 7,852,545 params (3->1), which rounds to the paper's 7.85M.
@@ -75,7 +75,6 @@ class UNetVGG(nn.Module):
 
 
 @register_model(
-    name="unet-lee",
     summary="GPU-Net's U-Net baseline (nearest up + 3x3 conv, BN, bias), 34.5M",
     reference_input=(3, 192, 256),
     paper_inputs={"ISIC": (3, 192, 256), "DSB": (3, 96, 96)},
@@ -89,7 +88,6 @@ def unet_lee(in_channels: int, num_classes: int, **kw: Any) -> UNetLee:
 
 
 @register_model(
-    name="unet-vgg",
     summary="UNet#'s UNet baseline (VGG blocks 32-512, bilinear up), 7.85M",
     reference_input=(3, 96, 96),
     paper_inputs={"DSB2018": (3, 96, 96)},
