@@ -19,29 +19,36 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from edgeseg.models.registry import register_model
 from edgeseg.models.unetsharp import VGGBlock
 
 
-class UpConvLee(nn.Sequential):
-    """Nearest x2 -> 3x3 conv (bias) -> BN -> ReLU (LeeJunHyun ``up_conv``)."""
-
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, padding=1),
+def _up_lee(cin: int, cout: int) -> nn.Sequential:
+    """Nearest x2 -> 3x3 conv (bias) halving -> BN -> ReLU (LeeJunHyun ``up_conv``)."""
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, padding=1),
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-class UNetLee(nn.Module):
-    def __init__(self, in_channels: int = 3, num_classes: int = 1) -> None:
+class PlainUNet(nn.Module):
+    """VGG-block encoder (2x2 max-pool between stages), concat-skip decoder, 1x1 head; `up` chooses the up path:
+    "lee" (nearest + 3x3 conv halving the channels) or "bilinear" (align_corners=True, no channel change)."""
+
+    def __init__(self, in_channels: int, num_classes: int, widths: tuple[int, ...], up: str) -> None:
         super().__init__()
-        w = (64, 128, 256, 512, 1024)
+        w = widths
         self.pool = nn.MaxPool2d(2)
         self.encoders = nn.ModuleList(VGGBlock(c, o) for c, o in zip((in_channels, *w[:-1]), w, strict=True))
-        self.ups = nn.ModuleList(UpConvLee(w[i + 1], w[i]) for i in reversed(range(4)))
-        self.decoders = nn.ModuleList(VGGBlock(2 * w[i], w[i]) for i in reversed(range(4)))
+        if up == "lee":
+            self.ups = nn.ModuleList(_up_lee(w[i + 1], w[i]) for i in reversed(range(len(w) - 1)))
+            cins = [2 * w[i] for i in reversed(range(len(w) - 1))]
+        else:
+            self.ups = nn.ModuleList(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+                                     for _ in range(len(w) - 1))
+            cins = [w[i] + w[i + 1] for i in reversed(range(len(w) - 1))]
+        self.decoders = nn.ModuleList(VGGBlock(c, w[i]) for c, i in zip(cins, reversed(range(len(w) - 1)),
+                                                                         strict=True))
         self.head = nn.Conv2d(w[0], num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,26 +61,6 @@ class UNetLee(nn.Module):
         return self.head(y)
 
 
-class UNetVGG(nn.Module):
-    def __init__(self, in_channels: int = 3, num_classes: int = 1) -> None:
-        super().__init__()
-        w = (32, 64, 128, 256, 512)
-        self.pool = nn.MaxPool2d(2)
-        self.encoders = nn.ModuleList(VGGBlock(c, o) for c, o in zip((in_channels, *w[:-1]), w, strict=True))
-        self.decoders = nn.ModuleList(VGGBlock(w[i] + w[i + 1], w[i]) for i in reversed(range(4)))
-        self.head = nn.Conv2d(w[0], num_classes, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = [self.encoders[0](x)]
-        for enc in self.encoders[1:]:
-            skips.append(enc(self.pool(skips[-1])))
-        y = skips.pop()
-        for dec in self.decoders:
-            up = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=True)
-            y = dec(torch.cat([skips.pop(), up], dim=1))
-        return self.head(y)
-
-
 @register_model(
     summary="GPU-Net's U-Net baseline (nearest up + 3x3 conv, BN, bias), 34.5M",
     reference_input=(3, 192, 256),
@@ -82,9 +69,9 @@ class UNetVGG(nn.Module):
     reference_params=34_527_041,
     source="LeeJunHyun/Image_Segmentation @7a6e5f9 network.py U_Net (copied by Heng14/GPU-Net network.py)",
 )
-def unet_lee(in_channels: int, num_classes: int, **kw: Any) -> UNetLee:
+def unet_lee(in_channels: int, num_classes: int, **kw: Any) -> PlainUNet:
     """GPU-Net's U-Net baseline (LeeJunHyun layout); no options."""
-    return UNetLee(in_channels, num_classes, **kw)
+    return PlainUNet(in_channels, num_classes, (64, 128, 256, 512, 1024), "lee", **kw)
 
 
 @register_model(
@@ -95,6 +82,6 @@ def unet_lee(in_channels: int, num_classes: int, **kw: Any) -> UNetLee:
     reference_params=7_852_545,
     source="4uiiurz1/pytorch-nested-unet @e7bccbf archs.py UNet (the UNet of UNet#'s Table 1)",
 )
-def unet_vgg(in_channels: int, num_classes: int, **kw: Any) -> UNetVGG:
+def unet_vgg(in_channels: int, num_classes: int, **kw: Any) -> PlainUNet:
     """UNet#'s plain UNet baseline (pytorch-nested-unet layout); no options."""
-    return UNetVGG(in_channels, num_classes, **kw)
+    return PlainUNet(in_channels, num_classes, (32, 64, 128, 256, 512), "bilinear", **kw)
