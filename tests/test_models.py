@@ -55,13 +55,13 @@ def test_params_match_models_md(name: str, opts: dict, cin: int, k: int, expecte
 
 
 # The papers' own U-Net baselines (edgeseg/models/baselines.py): the counts each paper's ratios are against.
-PAPER_BASELINES = [
+BASELINE_COUNTS = [
     ("unet_lee", 34_527_041, 49.10e9),  # GPU-Net Table 1: 34.53M, 49.10 G thop MACs at 3x192x256 (MODELS.md s1)
     ("unet_vgg", 7_852_545, None),      # UNet# Table 1: UNet 7.85M (no compute figure in the paper)
 ]
 
 
-@pytest.mark.parametrize(("name", "params", "macs"), PAPER_BASELINES, ids=[r[0] for r in PAPER_BASELINES])
+@pytest.mark.parametrize(("name", "params", "macs"), BASELINE_COUNTS, ids=[r[0] for r in BASELINE_COUNTS])
 def test_paper_baselines_match_the_papers_counts(name: str, params: int, macs: float | None) -> None:
     info = get_model_info(name)
     model = create_model(name)

@@ -3,6 +3,12 @@
 Each claim carries an exact quote (checked against the seed text in tests), the paper's figure and its
 unit/convention, where it is in the paper, the U-Net it was compared with, and a `test` block that says
 how we check it (`kind`, model(s), the paper's value or factor, tolerance).
+
+Optional fields: `provenance` ("code_readme" or "third_party", with `provenance_note` naming the source) for a
+claim that is not the paper's own words (the report lists those apart, outside the headline counts; `from_paper`);
+in a ratio test, `bound` ("point": a stated figure, tested two-sided; "min": a stated bound, one-sided),
+`also_baseline` (our network shown beside the paper's baseline) and `baseline_count` ({value, label}: a count
+of the paper's baseline that we cannot build, labelled with where it comes from); `mark` / `mark_note`.
 """
 
 from __future__ import annotations

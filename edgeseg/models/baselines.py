@@ -24,6 +24,10 @@ from torch import nn
 from edgeseg.models.registry import register_model
 from edgeseg.models.unetsharp import VGGBlock
 
+# Counting references, not networks the toolkit ships: the engine and quantization suites leave them out
+# (their export is checked in tests/test_models.py).
+PAPER_BASELINES = ("unet_lee", "unet_vgg")
+
 
 def _up_lee(cin: int, cout: int) -> nn.Sequential:
     """Nearest x2 -> 3x3 conv (bias) halving -> BN -> ReLU (LeeJunHyun ``up_conv``)."""
