@@ -117,8 +117,10 @@ def test_accuracy_verdicts_on_synthetic_campaign(tmp_path):
     # one seed of GPU-Net: its interval is above 0 (+0.02), but the seed cap works both ways -> inconclusive
     assert gp.verdict == INCONCLUSIVE and "fewer than 3 learned seeds (gpunet 1 of 1)" in gp.why, gp.why
     assert "n=40 images, learned seeds gpunet 1/1, unet 3/3" in gp.ci
-    rank = rows["tinyunet-accuracy-rank"]  # above every 3-seed network; the one-seed ones "may be better"
-    assert rank.verdict == INCONCLUSIVE and "isbi2012-em: #1 of" in rank.ours, rank.why
+    # ranked among the paper's own comparators that we implement (U-Net, U-Lite), not among all 7 networks;
+    # rank 1 on both sets, capped: the paper's sets and 8 of its baselines are missing
+    rank = rows["tinyunet-accuracy-rank"]
+    assert rank.verdict == PART and "isbi2012-em: #1 of 3" in rank.ours, rank.why
     pruning = rows["unetsharp-pruning-accuracy"]
     assert pruning.verdict == INCONCLUSIVE and "iou" in pruning.ours
     bn = rows["sdunet-gn-vs-bn"]   # no sdunet-bn runs at all: inconclusive, never "holds"

@@ -54,6 +54,24 @@ def test_params_match_models_md(name: str, opts: dict, cin: int, k: int, expecte
     assert abs(n - expected) <= 0.01 * expected, f"{name}: {n:,} params vs MODELS.md {expected:,}"
 
 
+# The papers' own U-Net baselines (edgeseg/models/baselines.py): the counts each paper's ratios are against.
+BASELINE_COUNTS = [
+    ("unet_lee", 34_527_041, 49.10e9),  # GPU-Net Table 1: 34.53M, 49.10 G thop MACs at 3x192x256 (MODELS.md s1)
+    ("unet_vgg", 7_852_545, None),      # UNet# Table 1: UNet 7.85M (no compute figure in the paper)
+]
+
+
+@pytest.mark.parametrize(("name", "params", "macs"), BASELINE_COUNTS, ids=[r[0] for r in BASELINE_COUNTS])
+def test_paper_baselines_match_the_papers_counts(name: str, params: int, macs: float | None) -> None:
+    info = get_model_info(name)
+    model = create_model(name)
+    assert count_params(model) == params == info.reference_params
+    assert round(params / 1e6, 2) == {"unet_lee": 34.53, "unet_vgg": 7.85}[name]  # the paper's rounded figure
+    if macs is not None:
+        got = count_macs(model, info.reference_input)
+        assert abs(got - macs) <= 0.01 * macs, f"{name}: {got / 1e9:.2f} G MACs vs {macs / 1e9:.2f} G"
+
+
 @pytest.mark.parametrize("name", ["tinyunet", "ulite", "sdunet"])
 def test_params_exact_for_part_a(name: str) -> None:
     info = get_model_info(name)

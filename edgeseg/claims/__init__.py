@@ -1,7 +1,7 @@
 """The papers' claims as data, checked against committed results and the training campaign (`edgeseg claims`)."""
 
 from edgeseg.claims.campaign import Campaign, load_campaign
-from edgeseg.claims.catalog import KINDS, all_claims, load_papers, normalize_quote, validate_paper
+from edgeseg.claims.catalog import KINDS, all_claims, from_paper, load_papers, normalize_quote, validate_paper
 from edgeseg.claims.checks import check_claims, evidence_kind
 from edgeseg.claims.evidence import Evidence, load_evidence, norm_model
 from edgeseg.claims.report import build_report, claims_summary, render_markdown, short_table
@@ -10,6 +10,7 @@ from edgeseg.claims.verdicts import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
+    NOT_RUN,
     PART,
     UNTESTABLE,
     VERDICTS,
@@ -17,8 +18,8 @@ from edgeseg.claims.verdicts import (
 )
 
 __all__ = [
-    "COMPARABLE_MARGIN", "FAILS", "HOLDS", "INCONCLUSIVE", "KINDS", "PART", "UNTESTABLE", "VERDICTS", "Campaign",
-    "ClaimRow", "Evidence", "all_claims", "build_report", "check_claims", "claims_summary", "evidence_kind",
-    "load_campaign", "load_evidence", "load_papers", "norm_model", "normalize_quote", "render_markdown",
-    "short_table", "validate_paper",
+    "COMPARABLE_MARGIN", "FAILS", "HOLDS", "INCONCLUSIVE", "KINDS", "NOT_RUN", "PART", "UNTESTABLE", "VERDICTS",
+    "Campaign", "ClaimRow", "Evidence", "all_claims", "build_report", "check_claims", "claims_summary",
+    "evidence_kind", "from_paper", "load_campaign", "load_evidence", "load_papers", "norm_model", "normalize_quote",
+    "render_markdown", "short_table", "validate_paper",
 ]

@@ -3,6 +3,12 @@
 Each claim carries an exact quote (checked against the seed text in tests), the paper's figure and its
 unit/convention, where it is in the paper, the U-Net it was compared with, and a `test` block that says
 how we check it (`kind`, model(s), the paper's value or factor, tolerance).
+
+Optional fields: `provenance` ("code_readme" or "third_party", with `provenance_note` naming the source) for a
+claim that is not the paper's own words (the report lists those apart, outside the headline counts; `from_paper`);
+in a ratio test, `bound` ("point": a stated figure, tested two-sided; "min": a stated bound, one-sided),
+`also_baseline` (our network shown beside the paper's baseline) and `baseline_count` ({value, label}: a count
+of the paper's baseline that we cannot build, labelled with where it comes from); `mark` / `mark_note`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "macs": ("model", "value", "tolerance"),              # absolute MACs per image
     "flops": ("model", "value", "tolerance"),             # absolute FLOPs (= 2 x MACs) per image
     "size": ("model", "value", "tolerance"),              # absolute MB (float32 weights)
+    "params_diff": ("model", "baseline", "value", "tolerance"),  # "1.68M more than UNet": params(model) - params(base)
     "params_ratio": ("model", "baseline", "factor", "tolerance"),
     "compute_ratio": ("model", "baseline", "factor", "tolerance"),  # MACs ratio at the same input
     "size_ratio": ("model", "baseline", "factor", "tolerance"),
@@ -32,9 +39,18 @@ KINDS: dict[str, tuple[str, ...]] = {
     "accuracy_rank": ("model", "rank", "metric", "datasets", "among"),
     "accuracy_order": ("models", "worst", "metric", "datasets"),
     "ws_ablation": ("model", "no_ws", "baseline", "metric", "datasets"),
+    "convergence": ("model", "baseline", "datasets"),      # validation curves: edgeseg.claims.checks_convergence
     "untestable": ("reason", "evidence"),                  # the reason it cannot be tested here
+    "not_run": ("reason", "evidence", "run_with"),         # testable here, not run yet: the flag/option that would
 }
 MARKS = ("restates", "by_construction")
+# Ratio kinds state a factor: "point" = the paper gives a figure ("8x fewer", "97 times less"), tested two-sided;
+# "min" = the paper gives a bound ("more than 4x fewer"), tested one-sided. Every ratio claim names its bound.
+RATIO_KINDS = ("params_ratio", "compute_ratio", "size_ratio", "latency_ratio")
+RATIO_BOUNDS = ("point", "min")
+# Where the claim's words come from. A claim without the key is the paper's own words; the others are listed
+# apart in the report and left out of its headline counts.
+PROVENANCES = ("paper", "code_readme", "third_party")
 CLAIM_KEYS = ("id", "quote", "quote_source", "where", "paper_figure", "unit", "baseline", "test")
 PAPER_KEYS = ("paper", "citation", "model", "source_text", "paper_baseline", "our_baseline_note", "claims")
 PAPER_FILES = ("sdunet", "tinyunet", "ulite", "gpunet", "unetsharp")
@@ -72,9 +88,20 @@ def validate_paper(data: Any, origin: str) -> list[str]:
             problems.append(f"{where}: unknown test kind {kind!r}; known: {', '.join(KINDS)}")
             continue
         problems += [f"{where}: test kind {kind!r} needs key {k!r}" for k in KINDS[kind] if k not in test]
+        if kind in RATIO_KINDS and test.get("bound") not in RATIO_BOUNDS:
+            problems.append(f"{where}: ratio test needs 'bound', one of {', '.join(RATIO_BOUNDS)}")
+        if claim.get("provenance", "paper") not in PROVENANCES:
+            problems.append(f"{where}: 'provenance' must be one of {', '.join(PROVENANCES)}")
+        elif claim.get("provenance", "paper") != "paper" and not claim.get("provenance_note"):
+            problems.append(f"{where}: a claim not from the paper needs a 'provenance_note' naming its source")
         if claim.get("mark") is not None and (claim["mark"] not in MARKS or not claim.get("mark_note")):
             problems.append(f"{where}: 'mark' must be one of {', '.join(MARKS)} with a 'mark_note'")
     return problems
+
+
+def from_paper(claim: dict[str, Any]) -> bool:
+    """True when the claim is the paper's own words (it counts in the report's headline)."""
+    return claim.get("provenance", "paper") == "paper"
 
 
 def load_papers(directory: str | Path | None = None) -> list[dict[str, Any]]:

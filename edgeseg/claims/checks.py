@@ -5,7 +5,10 @@ Three kinds of evidence, each with its own module and rules:
   CPU speed (latency ratios and orders) from bench results: `edgeseg.claims.checks_speed`;
 * trained accuracy from the training campaign's per-image scores, with paired bootstrap intervals:
   `edgeseg.claims.checks_accuracy` (verdict rules and the "comparable" margin: `edgeseg.claims.verdicts`);
-* claims that cannot be tested here (kind "untestable"): the claim file gives the reason.
+* training curves (kind "convergence", e.g. "WS converges faster"): `edgeseg.claims.checks_convergence`;
+* claims that cannot be tested here (kind "untestable", verdict "not testable here") and claims that could be
+  tested here but have not been run (kind "not_run", verdict "not run yet", with the flag that would run them):
+  the claim file gives the reason.
 
 A claim may carry a `mark`: "restates" (the verdict restates another claim's number, e.g. a ratio of two
 counts already checked) or "by_construction" (it holds because our reconstruction was sized from the
@@ -22,24 +25,27 @@ from edgeseg.claims import checks_static as st
 from edgeseg.claims.campaign import Campaign, load_campaign
 from edgeseg.claims.catalog import all_claims, load_papers
 from edgeseg.claims.checks_accuracy import ACCURACY_CHECKS
+from edgeseg.claims.checks_convergence import check_convergence
 from edgeseg.claims.checks_module import check_module_cost
 from edgeseg.claims.evidence import Evidence, load_evidence
 from edgeseg.claims.verdicts import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
+    NOT_RUN,
     PART,
     UNTESTABLE,
     VERDICTS,
     ClaimRow,
 )
 
-__all__ = ["FAILS", "HOLDS", "INCONCLUSIVE", "PART", "UNTESTABLE", "VERDICTS", "ClaimRow", "check_claims",
+__all__ = ["FAILS", "HOLDS", "INCONCLUSIVE", "NOT_RUN", "PART", "UNTESTABLE", "VERDICTS", "ClaimRow", "check_claims",
            "evidence_kind", "EVIDENCE_KINDS"]
 
 STATIC_CHECKS = {
     "params": st._check_absolute, "macs": st._check_absolute, "flops": st._check_absolute,
-    "size": st._check_absolute, "params_ratio": st._check_model_ratio, "size_ratio": st._check_model_ratio,
+    "size": st._check_absolute, "params_diff": st._check_params_diff, "params_ratio": st._check_model_ratio,
+    "size_ratio": st._check_model_ratio,
     "compute_ratio": st._check_model_ratio, "static_order": st._check_static_order,
     "latency_ratio": sp._check_latency_ratio, "latency_order": sp._check_latency_order,
     "module_cost": check_module_cost,
@@ -50,11 +56,11 @@ EVIDENCE_KINDS = ("static counts", "measured speed", "trained accuracy")
 def evidence_kind(claim: dict[str, Any]) -> str:
     """Which kind of evidence decides (or would decide) the claim: for the headline split."""
     kind = claim["test"]["kind"]
-    if kind == "untestable":
+    if kind in ("untestable", "not_run"):
         return str(claim["test"].get("evidence", "trained accuracy"))
     if kind.startswith("latency"):
         return "measured speed"
-    if kind in ACCURACY_CHECKS:
+    if kind in ACCURACY_CHECKS or kind == "convergence":
         return "trained accuracy"
     return "static counts"
 
@@ -77,6 +83,10 @@ def check_claims(results_dir: str | Path, papers: list[dict[str, Any]] | None = 
                        claim=claim)
         if t["kind"] == "untestable":
             row.why = str(t["reason"])
+        elif t["kind"] == "not_run":
+            row.verdict, row.why = NOT_RUN, f"{t['reason']} (would run with: {t['run_with']})"
+        elif t["kind"] == "convergence":
+            check_convergence(row, t, camp)
         elif t["kind"] in ACCURACY_CHECKS:
             ACCURACY_CHECKS[t["kind"]](row, t, camp)
         else:

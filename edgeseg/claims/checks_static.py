@@ -3,8 +3,15 @@
 Rules (tolerance `t` per claim, in its papers/*.json):
 * absolute figures: |ours/paper - 1| <= t holds, <= 2t holds in part, else does not hold; a "max" bound holds
   if ours <= paper x (1 + t).
-* "Nx fewer/smaller/faster" ratios r = baseline/ours: r >= N(1 - t) holds; 1 < r and r >= N/2 holds in part
-  (same direction, clearly smaller factor); else does not hold.
+* "Nx fewer/smaller/faster" ratios r = baseline/ours, by the claim's `bound`:
+  - "point" (the paper states a figure, "8x fewer", "97 times less"): two-sided, |r/N - 1| <= t holds;
+    1 < r and N/2 <= r <= 2N holds in part (same direction, clearly another factor); else does not hold;
+  - "min" (the paper states a bound, "more than 4x fewer"): r >= N(1 - t) holds; 1 < r and r >= N/2 holds in
+    part (same direction, clearly smaller factor); else does not hold.
+  The ratio is computed against the paper's own baseline where we build it (`baseline`, e.g. GPU-Net's 34.5M
+  LeeJunHyun U-Net), with our U-Net's ratio beside (`also_baseline`); `baseline_count` shows a count of the
+  paper's baseline that we cannot build, labelled with where it comes from.
+* "N more than" differences d = ours - baseline (`params_diff`): the absolute rule above on d.
 * orders ("lightest", "third smallest behind A and B"): among the networks implemented here, exactly the
   networks the paper puts below the model must be below it; networks of the paper's comparison that are not
   implemented here make a consistent order "holds in part".
@@ -50,10 +57,24 @@ def _rule_abs(ours: float, paper: float, tol: float, bound: str = "approx") -> s
     return HOLDS if err <= tol else PART if err <= 2 * tol else FAILS
 
 
-def rule_ratio(r: float, factor: float, tol: float) -> str:
-    if r >= factor * (1 - tol):
+def rule_ratio(r: float, factor: float, tol: float, bound: str = "point") -> str:
+    """Verdict of a measured factor r against the paper's N (see the module docstring for the two bounds)."""
+    if bound == "min":
+        if r >= factor * (1 - tol):
+            return HOLDS
+        return PART if r > 1 and r >= factor / 2 else FAILS
+    if bound != "point":
+        raise ValueError(f"unknown ratio bound {bound!r}; use 'point' or 'min'")
+    if abs(r / factor - 1) <= tol:
         return HOLDS
-    return PART if r > 1 and r >= factor / 2 else FAILS
+    return PART if r > 1 and factor / 2 <= r <= 2 * factor else FAILS
+
+
+def rule_text(factor: float, tol: float, bound: str = "point") -> str:
+    """The test in words, for the report's reason column."""
+    if bound == "min":
+        return f"holds at >= {factor * (1 - tol):.2f}x"
+    return f"holds within {factor * (1 - tol):.2f}x to {factor * (1 + tol):.2f}x, a point figure tested two-sided"
 
 
 def combine_configs(verdicts: list[str]) -> str:
@@ -145,44 +166,83 @@ def _check_absolute(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
                     "(a parameter-proportional count, not per-image compute)")
 
 
-def _check_model_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
-    kind, model, base = t["kind"], t["model"], t["baseline"]
+def _ratio(t: dict[str, Any], ev: Evidence, base: str) -> tuple[float, float, list[str], list[str]] | str:
+    """(baseline value, model value, notes, evidence files) of one ratio, or the reason it cannot be computed."""
+    kind, model = t["kind"], t["model"]
     field_kind = {"params_ratio": "params", "size_ratio": "size", "compute_ratio": "macs"}[kind]
     mrows, brows = ev.model_rows(model), ev.model_rows(base)
     if not mrows or not brows:
-        row.why = _no_models(ev, model if not mrows else base)
-        return
+        return _no_models(ev, model if not mrows else base)
     m = _pick(mrows, t.get("input"))
     b = _pick(brows, m.get("input_shape") if kind == "compute_ratio" else None)
     vm, vb = _value(m, field_kind), _value(b, field_kind)
-    row.evidence = sorted({m["_file"], b["_file"]})
     if vm is None or vb is None or vm <= 0:
-        row.why = f"missing {FIELD[field_kind]!r} for {model if vm is None else base} in the models results"
-        return
+        return f"missing {FIELD[field_kind]!r} for {model if vm is None else base} in the models results"
     notes = []
     if kind == "compute_ratio":
         sm, sb = m.get("input_shape"), b.get("input_shape")
         if list(sm or [])[1:] != list(sb or [])[1:]:
             pm, pb = _pixels(sm), _pixels(sb)
             if not (pm and pb):
-                row.why = "the models results lack input shapes, so MACs cannot be compared at the same input"
-                return
+                return "the models results lack input shapes, so MACs cannot be compared at the same input"
             vb *= pm / pb
             notes.append(f"{base} MACs scaled by pixel count from {_shape(sb)} to {_shape(sm)} "
                          "(exact for these all-convolutional nets when H, W divide by 16)")
         if list(sm or [])[:1] != list(sb or [])[:1]:
             notes.append(f"input channels differ ({_shape(sm)} vs {_shape(sb)}): affects only the first conv")
+    return vb, vm, notes, sorted({m["_file"], b["_file"]})
+
+
+def _check_model_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
+    """Ratio baseline / model against the paper's factor; `baseline` decides (the paper's own baseline where we
+    build it), `also_baseline` (our U-Net) is shown beside."""
+    kind, model, base = t["kind"], t["model"], t["baseline"]
+    field_kind = {"params_ratio": "params", "size_ratio": "size", "compute_ratio": "macs"}[kind]
+    got = _ratio(t, ev, base)
+    if isinstance(got, str):
+        row.why = got
+        return
+    vb, vm, notes, files = got
+    row.evidence = files
     r = vb / vm
-    factor, tol = float(t["factor"]), float(t["tolerance"])
+    factor, tol, bound = float(t["factor"]), float(t["tolerance"]), t.get("bound", "point")
     row.ours = f"{_fmt(field_kind, vb)} / {_fmt(field_kind, vm)} = {r:.2f}x"
     row.ratio = ratio_text(r / factor)
-    row.verdict = rule_ratio(r, factor, tol)
-    if t.get("paper_baseline_value"):
-        pb = float(t["paper_baseline_value"])
-        notes.append(f"against the paper's own {base} figure ({_fmt(field_kind, pb)}) our {model} would give "
-                     f"{pb / vm:.2f}x")
-    row.why = (f"our {base} / {model} = {r:.2f}x vs the paper's {factor:g}x "
-               f"(holds at >= {factor * (1 - tol):.2f}x)" + ("; " + "; ".join(notes) if notes else ""))
+    row.verdict = rule_ratio(r, factor, tol, bound)
+    also = t.get("also_baseline")
+    if also:
+        other = _ratio(t, ev, also)
+        if isinstance(other, str):
+            notes.append(f"against our {also}: {other}")
+        else:
+            ob, om, _, ofiles = other
+            row.ours += f" (against our {also}: {ob / om:.2f}x)"
+            row.evidence = sorted(set(row.evidence) | set(ofiles))
+            notes.append(f"against our {also} ({_fmt(field_kind, ob)}) the ratio is {ob / om:.2f}x -> "
+                         f"{rule_ratio(ob / om, factor, tol, bound)} (shown beside; the paper's baseline decides)")
+    count = t.get("baseline_count")
+    if count:
+        pb = float(count["value"])
+        notes.append(f"against {count['label']} ({_fmt(field_kind, pb)}) our {model} would give {pb / vm:.2f}x")
+    row.why = (f"{base} / {model} = {r:.2f}x vs the paper's {factor:g}x ({rule_text(factor, tol, bound)})"
+               + ("; " + "; ".join(notes) if notes else ""))
+
+
+def _check_params_diff(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
+    """'N more parameters than B': params(model) - params(baseline) against the paper's N (absolute rule)."""
+    model, base = t["model"], t["baseline"]
+    mrows, brows = ev.model_rows(model), ev.model_rows(base)
+    if not mrows or not brows:
+        row.why = _no_models(ev, model if not mrows else base)
+        return
+    m, b = _pick(mrows, None), _pick(brows, None)
+    row.evidence = sorted({m["_file"], b["_file"]})
+    d, paper = float(m["params"]) - float(b["params"]), float(t["value"])
+    row.ours = f"{_fmt('params', float(m['params']))} - {_fmt('params', float(b['params']))} = {_fmt('params', d)}"
+    row.ratio = ratio_text(d / paper)
+    row.verdict = _rule_abs(d, paper, float(t["tolerance"]))
+    row.why = (f"{model} - {base} = {_fmt('params', d)} vs the paper's {_fmt('params', paper)} (test: within "
+               f"{float(t['tolerance']):.0%} of the paper's figure)")
 
 
 def _check_static_order(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
