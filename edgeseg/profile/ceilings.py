@@ -80,7 +80,7 @@ def stream_gbs(threads: int, mib: int = 64, reps: int = 5) -> dict[str, float]:
     return {"add_ort": add, "add_numpy": add_np, "copy_numpy": copy}
 
 
-def measure_ceilings(threads: int, gemm_n: int = 1024, stream_mib: int = 64, reps: int = 5) -> dict[str, Any]:
+def measure_ceilings(threads: int, gemm_n: int = 1024, stream_mib: int = 64, reps: int = 10) -> dict[str, Any]:
     """-> {"gemm_fp32_gflops", "gemm_int8_gops", "stream_gbs": {...}, "bandwidth_gbs", "threads", "cpu"}."""
     from edgeseg.bench.env import cpu_info
 

@@ -78,7 +78,8 @@ def roofline_png(doc: dict[str, Any], out: Path, label_top: int = 5) -> None:
     ax.scatter([r["intensity"] for r in pts], [r["gflops_s"] for r in pts], s=[10 + 300 * r["us"] / tmax for r in pts],
                c=[colors.get(r["compute"], "tab:gray") for r in pts], alpha=0.6, edgecolors="none")
     for r in sorted(pts, key=lambda r: -r["us"])[:label_top]:
-        ax.annotate("+".join(r["covers"]) or r["ort_op"], (r["intensity"], r["gflops_s"]), fontsize=7,
+        name = r["ort_op"] if r["ort_op"] not in r["covers"] else "+".join(r["covers"])
+        ax.annotate(name, (r["intensity"], r["gflops_s"]), fontsize=7,
                     xytext=(3, 3), textcoords="offset points")
     ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP / byte, exported graph)",
            ylabel="achieved GFLOP/s (ORT profiler)",
