@@ -85,7 +85,8 @@ def by_op_type(rows: list[dict[str, Any]], cost: Any, owner: dict[str, str], c: 
                 t[o.op_type] += r["us"] * (ob / tot if sum(bounds) else 1 / len(ops))
     for r in rows:
         if not r["covers"]:
-            t[f"(ORT's {r['ort_op']})"] += r["us"]
+            who = "unmapped" if r["kind"] == "unmapped" else "ORT's"
+            t[f"({who} {r['ort_op']})"] += r["us"]
     return sorted(({"op_type": k, "us": t[k], "bound_us": b[k], "ratio": t[k] / b[k] if b[k] else None}
                    for k in set(t) | set(b)), key=lambda r: -r["us"])
 

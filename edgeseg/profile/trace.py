@@ -3,7 +3,8 @@
 ORT profiles its *optimized* graph: fused nodes (Conv+Relu, QLinearConv from DQ-Conv-Q), NCHWc nodes named
 "<original tensor>_nchwc", and layout reorders it inserts itself. The mapping, kept honest:
 1. an ORT node whose name is an exported node's name (or that name + "_token_N") runs that node;
-2. "<tensor>_nchwc" runs the exported node that produced <tensor>;
+2. "<tensor>_nchwc" (or "<tensor>_bn_nchwc", a BatchNormalization run as an NCHWc conv) runs the exported
+   node that produced <tensor>;
 3. otherwise an ORT node (not a reorder) that writes an exported tensor runs that tensor's producer;
 4. an ORT node still matching nothing (a Gelu fused inside the blocked layout, on ORT-internal tensors) runs
    the unmapped exported nodes downstream of the exported nodes its inputs come from;
@@ -89,8 +90,8 @@ def map_to_exported(graph: list[tuple[str, str, list[str], list[str]]], cost: An
         base = re.sub(r"_token_\d+$", "", ort_name)  # ORT's renamed copy of an exported node (QLinearConv)
         if ort_name in names or base in names:
             anchor.setdefault(ort_name if ort_name in names else base, ort_name)
-        elif ort_name.endswith("_nchwc") and ort_name[: -len("_nchwc")] in producer:
-            anchor.setdefault(producer[ort_name[: -len("_nchwc")]], ort_name)
+        elif re.sub(r"(_bn)?_nchwc$", "", ort_name) in producer:  # "_bn_nchwc": a BatchNormalization as conv
+            anchor.setdefault(producer[re.sub(r"(_bn)?_nchwc$", "", ort_name)], ort_name)
         else:
             for o in outs:
                 if o in producer:
