@@ -120,3 +120,7 @@ def test_profile_two_layer_graph_in_onnxruntime(tmp_path, capsys) -> None:
     assert doc["network"]["flops"] == 2160 and doc["network"]["latency_ms"] > 0
     assert main(["profile", str(tmp_path / "missing.onnx")]) == 2
     assert "missing.onnx: no such ONNX file" in capsys.readouterr().err
+    (tmp_path / "bad.onnx").write_bytes(b"not an onnx graph")
+    assert main(["profile", str(tmp_path / "bad.onnx"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bad.onnx: not a readable ONNX graph" in err and "\n" not in err and not (tmp_path / "out").exists()
