@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "quantize",   # edgeseg quantize
     "engine",     # edgeseg build-engine
     "optimize",   # edgeseg optimize
+    "profile",    # edgeseg profile (roofline)
     "bench",      # edgeseg bench, edgeseg plot
     "claims",     # edgeseg claims
     "demo",       # edgeseg demo (the README's main command)

@@ -53,7 +53,7 @@ BICUBIC_FORMS = ("nearest-pad-conv", "pad-nearest-conv", "convtranspose")
 # Fewest NCHWc reorders in ORT 1.32 (nearest x2 stays blocked; only the Pad leaves the layout). Time it.
 DEFAULT_BICUBIC_FORM = "nearest-pad-conv"
 REWRITES_VERSION = 1  # bump when a rewrite's graph changes (part of the export cache key)
-NCHWC_BLOCK = 8  # ONNX Runtime's NCHWc block on AVX2 (16 on AVX-512); padding to 8 also aligns for 16 only if 16 | c
+NCHWC_BLOCK = 8  # "cmrf-pad8" pads to 8: ORT's NCHWc block on AVX2; on AVX-512 it is 16 (nchwc_block_size())
 
 
 # ----------------------------------------------------------------------------------------- bicubic x2
@@ -285,6 +285,29 @@ def optimized_graph(onnx_path: str | Path, out: str | Path, threads: int = 1) ->
     so.log_severity_level = 3  # the "hardware specific" serialisation warning is expected here
     ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
     return Path(out)
+
+
+def nchwc_block_size() -> int:
+    """ONNX Runtime's NCHWc channel block on this CPU (8 with AVX2, 16 with AVX-512; 0 = no blocked layout),
+    read from how far it pads a 40-channel conv's weights in its optimized graph (ORT exposes no API for it)."""
+    import tempfile
+
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    c = 40  # padded to 40 by a block of 8, 48 by 16, 64 by 32
+    w = numpy_helper.from_array(np.ones((c, c, 3, 3), np.float32), "w")
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "probe",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, 8, 8])], [w])
+    with tempfile.TemporaryDirectory() as td:
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), f"{td}/p.onnx")
+        opt = onnx.load(str(optimized_graph(f"{td}/p.onnx", f"{td}/o.onnx"))).graph
+    if not any(n.domain.endswith("nchwc") for n in opt.node):
+        return 0
+    padded = max(int(i.dims[0]) for i in opt.initializer if len(i.dims) == 4)
+    return next(b for b in (8, 16, 32, 64) if _ceil(c, b) == padded)
 
 
 def _op(n: Any) -> str:

@@ -17,6 +17,7 @@ from edgeseg.rewrites import (
     apply_rewrites,
     bicubic_nearest_kernel,
     bicubic_transposed_kernel,
+    nchwc_block_size,
     parse_rewrites,
     reorder_report,
 )
@@ -124,5 +125,10 @@ def test_tinyunet_rewrites_cut_nchwc_reorders(tmp_path) -> None:
     assert none["ops"].get("DepthToSpace") and not default["ops"].get("DepthToSpace")
     assert none["reorder_output_to"].get("Slice") and not default["reorder_output_to"].get("Slice")
     assert default["reorders"] < none["reorders"] / 2
-    assert pad8["reorders"] < default["reorders"]
+    block = nchwc_block_size()  # what this CPU's ORT blocks by: 8 (AVX2) or 16 (AVX-512)
+    assert block in (8, 16)
+    if block == 8:  # padding the 64-channel CMRFs' pieces to 8 keeps their Concat blocked
+        assert pad8["reorders"] < default["reorders"]
+    else:  # a block of 16: pieces padded to 8 are still not multiples of the block, so nothing is gained
+        assert pad8["reorders"] <= default["reorders"]
     assert "Erf" not in default["ops"]  # every GELU fused into ORT's Gelu op, the head's included
