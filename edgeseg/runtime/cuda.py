@@ -136,7 +136,11 @@ class _PyCuda:
         return a, a
 
     def host_free(self, token: Any) -> None:
-        return None  # pagelocked arrays free themselves when collected
+        # Free now, while our context is current: left to the garbage collector, the free would run after
+        # close() popped the context (cuMemFreeHost then fails in a destructor, where nobody sees it).
+        base = getattr(token, "base", None)
+        if base is not None and hasattr(base, "free"):
+            base.free()
 
     def stream(self) -> Any:
         return self.drv.Stream()
