@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "optimize",   # edgeseg optimize
     "bench",      # edgeseg bench, edgeseg plot
     "claims",     # edgeseg claims
+    "doctor",     # edgeseg doctor --gpu (the prepared first GPU run)
     "demo",       # edgeseg demo (the README's main command)
 ]
 

@@ -8,7 +8,9 @@ calibrated on the generated set), all three carried as seeded external data (edg
 generated data set per channel count (the Dice comparisons); the TensorRT-RTX engines of RTX_AOT, built here
 on the CPU ahead of time (JIT-finished on the GPU). RTX engines hold kernels for five compute capabilities:
 TinyU-Net's FP16 engine is 7.5 MB, its INT8 engine 112 MB (TensorRT-RTX 1.7.1), so only TinyU-Net FP16 is
-carried and the other RTX engines are built on the GPU machine's CPU, inside the RTX stage. bundle.json lists every file with its size and sha256.
+carried and the other RTX engines are built on the GPU machine's CPU, inside the RTX stage. Also per network:
+inputs-MODEL.npz, the generated set preprocessed, its masks, and ORT CPU FP32 logits of the seed-0 network
+(the PyTorch stage's reference). bundle.json lists every file with its size.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from edgeseg.artifacts import read_sidecar, sidecar_path, write_json_atomic, write_sidecar
+from edgeseg.artifacts import atomic_path, read_sidecar, sidecar_path, write_json_atomic, write_sidecar
 from edgeseg.errors import EdgesegError
 
 NETWORKS = ("unet", "tinyunet", "ulite", "sdunet")  # U-Net first: every ratio needs it
@@ -36,6 +38,39 @@ def graph_name(model: str, precision: str) -> str:
 
 def data_dir(bundle: Path, channels: int) -> Path:
     return bundle / f"data-c{channels}"
+
+
+def inputs_path(bundle: Path, model: str) -> Path:
+    return bundle / f"inputs-{model}.npz"
+
+
+def load_inputs(bundle: str | Path, model: str) -> tuple[Any, Any, Any]:
+    """(x N x C x H x W float32, ground-truth masks N x H x W, ORT CPU FP32 logits of the seed-0 network)."""
+    import numpy as np
+
+    with np.load(inputs_path(Path(bundle), model)) as z:
+        return z["x"].astype(np.float32), z["masks"], z["ort_seed0_logits"].astype(np.float32)
+
+
+def _save_inputs(out: Path, model: str, data: Path, seed0_onnx: Path) -> None:
+    """The generated set preprocessed as the model's export records, and ORT CPU FP32 on the seed-0 export:
+    the PyTorch CUDA stage rebuilds that network (registry, seed 0) and compares with these logits."""
+    import numpy as np
+
+    from edgeseg.data.dataset import SegFolder
+    from edgeseg.data.preprocess import Preprocess
+    from edgeseg.evaluate import label_map_for, load_arrays
+    from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
+
+    pp = Preprocess.from_dict((read_sidecar(seed0_onnx) or {})["preprocess"])
+    samples = SegFolder(data).samples
+    x, masks = load_arrays(samples, pp, label_map_for(samples, pp))
+    x = x.astype(np.float16).astype(np.float32)  # carried as float16; both sides run these exact values
+    with OnnxRuntimeRunner(seed0_onnx, threads=2) as r:
+        ref = np.concatenate([r.infer({"input": x[i:i + 1]})["logits"] for i in range(len(x))])
+    with atomic_path(inputs_path(out, model)) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, x=x.astype(np.float16), masks=masks.astype(np.uint8),
+                            ort_seed0_logits=ref.astype(np.float16))
 
 
 def _input(model: str) -> tuple[int, int, int]:
@@ -66,6 +101,7 @@ def make_bundle(out: str | Path = DEFAULT_BUNDLE, networks: tuple[str, ...] = NE
         if data is None:
             raise EdgesegError(f"{model}: reference input {h}x{w} is not square; the generated set is square")
         src = export_onnx(model, size=(h, w), check=False)
+        _save_inputs(out, model, data, src)
         m = onnx.load(str(src))
         bases = reseed(m)
         fp32 = work / graph_name(model, "fp32")
