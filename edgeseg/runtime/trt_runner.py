@@ -272,6 +272,10 @@ class TensorRTRunner(Runner):
     def _capture(self) -> None:
         """Record one enqueue into a CUDA graph (valid for the current shapes; recaptured when they change)."""
         handle = self.cuda.stream_handle(self.stream)
+        capturable = getattr(self.context, "is_stream_capturable", None)  # TensorRT >= 10.x / RTX; int handle
+        if capturable is not None and not capturable(handle):
+            raise EdgesegError(f"{self.name}: TensorRT says this engine cannot be captured on this stream into a "
+                               f"CUDA graph; run without --cuda-graph")
         # One plain run first: TensorRT does shape-dependent setup outside capturable work.
         if not self.context.execute_async_v3(handle):
             raise EdgesegError(f"{self.name}: TensorRT execute_async_v3 failed")
