@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "profile",    # edgeseg profile (roofline)
     "bench",      # edgeseg bench, edgeseg plot
     "claims",     # edgeseg claims
+    "doctor",     # edgeseg doctor --gpu (the prepared first GPU run)
     "demo",       # edgeseg demo (the README's main command)
 ]
 

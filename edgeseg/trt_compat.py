@@ -12,6 +12,13 @@ Both expose the same Builder / OnnxParser / Runtime / ICudaEngine API; the diffe
 * Caches: TensorRT has a build-time timing cache (ITimingCache). In TensorRT-RTX ITimingCache is a deprecated
   no-op that also forces a GPU query during the AOT build; its counterpart is the *runtime* cache
   (IRuntimeConfig.set_runtime_cache) that keeps the JIT-compiled kernels between runs.
+* TensorRT 10 (JetPack 6: 10.3) vs 11: the name-based I/O API (num_io_tensors, get_tensor_name/mode/shape,
+  set_input_shape, set_tensor_address, execute_async_v3) is the same in both; 11 removed the weak-typing builder
+  flags, calibrators and the V1 memory-size getters, and accepts STRONGLY_TYPED as a no-op (every network is
+  strongly typed). So the one switch is `network_flags`: the flag is required on 10 and harmless on 11; < 10
+  is refused. TensorRT 11 does not support JetPack, so a Jetson stays on 10.x.
+* I/O dtypes: `trt.nptype` raises TypeError for BF16, FP8, INT4, FP4 and E8M0 (numpy has no such types; checked
+  against the bindings): `io_dtype` refuses those I/O tensors in one line instead of crashing.
 * Engine header: TensorRT-RTX 1.x plans start with b"vtrt"; observed layout (1.7): magic, u32, u64,
   u64 total plan size in bytes. Used to refuse foreign/truncated files before deserializing.
 """
@@ -22,7 +29,7 @@ import struct
 from types import ModuleType
 from typing import Any
 
-from edgeseg.errors import MissingDependencyError
+from edgeseg.errors import EdgesegError, MissingDependencyError
 
 FLAVOURS = ("tensorrt", "tensorrt-rtx")
 MODULES = {"tensorrt": "tensorrt", "tensorrt-rtx": "tensorrt_rtx_bindings"}
@@ -89,6 +96,29 @@ def network_flags(trt: ModuleType, flavour: str) -> int:
             f"TensorRT {trt_version(trt)} is too old: edgeseg builds strongly typed networks, which need "
             f"TensorRT >= 10 (JetPack 6); upgrade JetPack/TensorRT")
     return 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+
+
+# TensorRT DataType name -> (numpy dtype name or None where numpy cannot hold it, bits per element).
+DTYPE_BITS = {"FLOAT": ("float32", 32), "HALF": ("float16", 16), "BF16": (None, 16), "INT8": ("int8", 8),
+              "INT32": ("int32", 32), "INT64": ("int64", 64), "BOOL": ("bool", 8), "UINT8": ("uint8", 8),
+              "FP8": (None, 8), "INT4": (None, 4), "FP4": (None, 4), "E8M0": (None, 8)}
+
+
+def dtype_name(dt: Any) -> str:
+    """trt.DataType.HALF -> "HALF" (also for the plain ints some bindings hand back)."""
+    return getattr(dt, "name", None) or str(dt).split(".")[-1]
+
+
+def io_dtype(dt: Any, tensor: str, where: str = "engine") -> Any:
+    """The numpy dtype for an I/O tensor of TensorRT type `dt`; a one-line EdgesegError where numpy has none."""
+    import numpy as np
+
+    name = dtype_name(dt)
+    np_name, _ = DTYPE_BITS.get(name, (None, 0))
+    if np_name is None:
+        raise EdgesegError(f"{where}: I/O tensor {tensor!r} is {name}, which numpy cannot hold; export the model "
+                           f"with float32 (or float16/int8) inputs and outputs and rebuild the engine")
+    return np.dtype(np_name)
 
 
 def make_logger(trt: ModuleType, echo_min: Any = None) -> Any:

@@ -257,3 +257,26 @@ def test_module_slugs_from_device_tree_names(tripwire: tuple[Path, Path], tmp_pa
 def test_lib_is_not_executable_and_scripts_are() -> None:
     for script in SCRIPTS:
         assert os.access(JETSON / script, os.X_OK), f"{script} should be executable (chmod +x)"
+
+
+def test_bench_dry_run_doctor_runs_the_doctor_stages_with_tegrastats(tripwire: tuple[Path, Path],
+                                                                     tmp_path: Path) -> None:
+    bin_dir, marker = tripwire
+    env = {**ORIN_NANO, "EDGESEG_NVP_MODE_ID": "0", "EDGESEG_NVP_MODE_NAME": "15W", "TMPDIR": str(tmp_path)}
+    bundle = tmp_path / "bundle"
+    proc = run("bench.sh", "--dry-run", "--doctor", "--bundle", str(bundle), "--budget-s", "300", "--max-clocks",
+               "--results-dir", str(tmp_path), path=f"{bin_dir}:{system_path()}", env=env, home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists(), f"a dry run executed: {marker.read_text()}"
+    cmds = plan(proc.stdout)
+    doctor = index_of(cmds, r"^edgeseg doctor --gpu ")
+    assert cmds[doctor] == (f"edgeseg doctor --gpu --bundle {bundle} --out "
+                            f"{tmp_path}/jetson-orin-nano-8gb-mode0-15W-maxclocks-doctor --budget-s 300 "
+                            f"--power tegrastats")
+    assert not [c for c in cmds if c.startswith("edgeseg bench")]
+    assert index_of(cmds, r"^jetson_clocks$") < doctor < index_of(cmds, r"^jetson_clocks --restore ")
+    both = run("bench.sh", "--dry-run", "--doctor", "--engine", "/x/u.engine", path=f"{bin_dir}:{system_path()}",
+               env=env)
+    assert both.returncode != 0 and "drop --engine" in both.stderr
+    bad = run("bench.sh", "--dry-run", "--doctor", "--budget-s", "7m", path=f"{bin_dir}:{system_path()}", env=env)
+    assert bad.returncode != 0 and "whole number of seconds" in bad.stderr

@@ -11,9 +11,10 @@ source "$HERE/lib.sh"
 
 usage() {
     cat <<EOF
-Usage: deploy/jetson/bench.sh [--engine FILE ... | --engine-dir DIR] [--power-mode N] [--max-clocks]
-           [--power tegrastats|none] [--image-size H W [--tile|--resize]] [--out FILE] [--results-dir DIR]
-           [--edgeseg CMD] [--no-sudo] [--dry-run] [--help] [-- EXTRA edgeseg bench ARGS]
+Usage: deploy/jetson/bench.sh [--engine FILE ... | --engine-dir DIR | --doctor [--bundle DIR] [--budget-s S]]
+           [--power-mode N] [--max-clocks] [--power tegrastats|none] [--image-size H W [--tile|--resize]]
+           [--out FILE] [--results-dir DIR] [--edgeseg CMD] [--no-sudo] [--dry-run] [--help]
+           [-- EXTRA edgeseg bench ARGS]
 
 Steps (each printed before it runs):
   1. nvpmodel -q                                  record the power mode (id and name)
@@ -21,19 +22,24 @@ Steps (each printed before it runs):
   3. sudo jetson_clocks --store FILE; sudo jetson_clocks    only with --max-clocks (locks clocks at max)
   4. edgeseg bench --engine E ... [--image-size H W --tile] --power tegrastats --out results/MODULE-modeN-NAME.json
      [EXTRA]
+     or, with --doctor: edgeseg doctor --gpu --bundle DIR --out results/MODULE-modeN-NAME-doctor --budget-s S
+     --power tegrastats (the same stages as on a desktop GPU; tegrastats in place of NVML)
   5. on exit, also on error or Ctrl-C: sudo jetson_clocks --restore FILE; sudo nvpmodel -m ORIGINAL
 Changes on the device: power mode and clocks, only when asked, and restored on exit. Note: some nvpmodel
 switches (e.g. to or from MAXN on Orin) want a reboot; bench.sh does not reboot -- set such a mode first.
 
   --engine FILE       an engine to benchmark (repeatable)
   --engine-dir DIR    every *.engine in DIR (default: $REPO/engines/MODULE-trtVERSION)
+  --doctor            run the doctor's GPU stages instead of edgeseg bench (reports: doctor.json, doctor.md)
+  --bundle DIR        the doctor's bundle (default: $REPO/.doctor-bundle; edgeseg doctor --make-bundle)
+  --budget-s S        the doctor's whole-run budget in seconds (default 420)
   --power-mode N      run under nvpmodel mode N (restored afterwards)
   --max-clocks        run jetson_clocks for the run (restored afterwards)
   --power P           power sampling passed to edgeseg bench (default: tegrastats)
   --image-size H W    also time whole H x W images at native size: ms per image and images/s beside the
                       per-call (one tile batch) figure, e.g. --image-size 1040 1388 for the largest DSB image
   --tile | --resize   how a whole image is run (default: the engine's training regime; see edgeseg bench)
-  --out FILE          results JSON (default: RESULTS_DIR/MODULE-modeN-NAME.json)
+  --out FILE          results JSON (default: RESULTS_DIR/MODULE-modeN-NAME.json; with --doctor a folder)
   --results-dir DIR   default: $REPO/results
   --edgeseg CMD       edgeseg executable (default: edgeseg on PATH)
   --no-sudo           do not prefix nvpmodel/jetson_clocks with sudo
@@ -55,10 +61,16 @@ RESULTS_DIR="$REPO/results"
 EDGESEG=edgeseg
 USE_SUDO=1
 EXTRA=()
+DOCTOR=0
+BUNDLE="$REPO/.doctor-bundle"
+BUDGET_S=420
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --engine) ENGINES+=("${2:?--engine needs a file}"); shift 2 ;;
         --engine-dir) ENGINE_DIR=${2:?--engine-dir needs a directory}; shift 2 ;;
+        --doctor) DOCTOR=1; shift ;;
+        --bundle) BUNDLE=${2:?--bundle needs a directory}; shift 2 ;;
+        --budget-s) BUDGET_S=${2:?--budget-s needs seconds}; shift 2 ;;
         --power-mode) POWER_MODE=${2:?--power-mode needs a number}; shift 2 ;;
         --max-clocks) MAX_CLOCKS=1; shift ;;
         --power) POWER=${2:?--power needs tegrastats or none}; shift 2 ;;
@@ -80,6 +92,12 @@ fi
 if [[ -n "$NATIVE_MODE" && ${#IMAGE_SIZE[@]} -eq 0 ]]; then
     es_die "$NATIVE_MODE goes with --image-size H W (the whole-image size to time)"
 fi
+if [[ "$DOCTOR" == 1 && ${#ENGINES[@]} -gt 0 ]]; then
+    es_die "--doctor builds its own engines from --bundle; drop --engine"
+fi
+if [[ ! "$BUDGET_S" =~ ^[0-9]+$ ]]; then
+    es_die "--budget-s '$BUDGET_S' is not a whole number of seconds, e.g. --budget-s 420"
+fi
 if [[ -n "$POWER_MODE" && ! "$POWER_MODE" =~ ^[0-9]+$ ]]; then
     es_die "--power-mode '$POWER_MODE' is not a number; list the modes with: nvpmodel -p --verbose"
 fi
@@ -90,7 +108,7 @@ SUDO=()
 if [[ "$USE_SUDO" == 1 && -n "$(es_sudo)" ]]; then SUDO=(sudo); fi
 SLUG=$(es_module_slug)
 
-if [[ ${#ENGINES[@]} -eq 0 ]]; then
+if [[ "$DOCTOR" == 0 && ${#ENGINES[@]} -eq 0 ]]; then
     ENGINE_DIR=${ENGINE_DIR:-"$REPO/engines/$SLUG-trt$(es_trt_version)"}
     if [[ -d "$ENGINE_DIR" ]]; then
         shopt -s nullglob
@@ -158,6 +176,19 @@ fi
 SAFE_MODE_NAME=$(printf '%s' "${MODE_NAME:-unknown}" | tr -c 'A-Za-z0-9_.\n' '-' | tr -d '\n')
 CLOCK_TAG=""
 if [[ "$MAX_CLOCKS" == 1 ]]; then CLOCK_TAG="-maxclocks"; fi
+if [[ "$DOCTOR" == 1 ]]; then
+    OUT=${OUT:-"$RESULTS_DIR/$SLUG-mode$MODE_ID-$SAFE_MODE_NAME$CLOCK_TAG-doctor"}
+    # The doctor exits 1 when a stage failed and 2 without a GPU; its reports are written either way.
+    rc=0
+    es_run "$EDGESEG" doctor --gpu --bundle "$BUNDLE" --out "$OUT" --budget-s "$BUDGET_S" --power "$POWER" \
+        "${EXTRA[@]}" || rc=$?
+    if [[ "$ES_DRY_RUN" == 1 ]]; then
+        echo "# dry run: nothing was executed; the doctor's reports would be $OUT/doctor.json and doctor.md"
+    else
+        es_log "doctor reports: $OUT/doctor.md (exit $rc)"
+    fi
+    exit "$rc"
+fi
 OUT=${OUT:-"$RESULTS_DIR/$SLUG-mode$MODE_ID-$SAFE_MODE_NAME$CLOCK_TAG.json"}
 es_run mkdir -p "$(dirname "$OUT")"
 args=("$EDGESEG" bench)

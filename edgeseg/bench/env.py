@@ -47,61 +47,18 @@ def _run(cmd: list[str], timeout: float = 5.0) -> str | None:
 
 
 def gpu_info() -> list[dict[str, Any]]:
-    """NVIDIA GPUs via NVML (if nvidia-ml-py is installed), else torch.cuda; [] when none."""
-    gpus: list[dict[str, Any]] = []
-    try:
-        import pynvml
+    """The env.gpu entries: edgeseg.runtime.gpu.list_gpus (the one GPU description) in the bench schema's keys."""
+    from edgeseg.runtime.gpu import list_gpus
 
-        pynvml.nvmlInit()
-        try:
-            for i in range(pynvml.nvmlDeviceGetCount()):
-                gpus.append(_nvml_gpu(pynvml, i))
-        finally:
-            pynvml.nvmlShutdown()
-        return gpus
-    except Exception:  # no nvidia-ml-py, no driver
-        pass
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            for i in range(torch.cuda.device_count()):
-                p = torch.cuda.get_device_properties(i)
-                gpus.append({"index": i, "name": p.name, "compute_capability": f"{p.major}.{p.minor}",
-                             "memory_total_mb": p.total_memory / 2**20})
-    except Exception:
-        pass
-    jet = jetson_info()
-    if not gpus and jet is not None:  # Jetson iGPU: NVML does not report it
-        gpus.append({"index": 0, "name": f"{jet.get('module') or 'Jetson'} (integrated GPU)",
-                     "compute_capability": None})
-    return gpus
-
-
-def _nvml_gpu(pynvml: Any, i: int) -> dict[str, Any]:
-    h = pynvml.nvmlDeviceGetHandleByIndex(i)
-    g: dict[str, Any] = {"index": i, "name": _str(pynvml.nvmlDeviceGetName(h))}
-    fields = {
-        "compute_capability": lambda: "{}.{}".format(*pynvml.nvmlDeviceGetCudaComputeCapability(h)),
-        "sm_clock_mhz": lambda: pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM),
-        "mem_clock_mhz": lambda: pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_MEM),
-        "max_sm_clock_mhz": lambda: pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM),
-        "power_limit_w": lambda: pynvml.nvmlDeviceGetPowerManagementLimit(h) / 1e3,
-        "memory_total_mb": lambda: pynvml.nvmlDeviceGetMemoryInfo(h).total / 2**20,
-        "driver": lambda: _str(pynvml.nvmlSystemGetDriverVersion()),
-    }
-    for key, fn in fields.items():
-        try:
-            g[key] = fn()
-        except Exception:  # not supported on this GPU (e.g. a Jetson iGPU)
-            g[key] = None
-    return g
+    return [g.as_env() for g in list_gpus()]
 
 
 def has_nvidia_gpu() -> bool:
-    """True if an NVIDIA GPU is usable here: NVML/torch see one, a Jetson (integrated GPU, no NVML), or a
-    driver device node exists (PyTorch may be a CPU build on a GPU machine that only runs engines)."""
-    return bool(gpu_info()) or Path("/etc/nv_tegra_release").exists() or Path("/dev/nvidia0").exists()
+    """True if an NVIDIA GPU is usable here: one is listed (CUDA, NVML or a Jetson), or a driver device node
+    exists (PyTorch may be a CPU build on a GPU machine that only runs engines)."""
+    from edgeseg.runtime.gpu import nvidia_device_nodes
+
+    return bool(gpu_info()) or nvidia_device_nodes()
 
 
 def jetson_info() -> dict[str, Any] | None:
@@ -113,10 +70,6 @@ def jetson_info() -> dict[str, Any] | None:
     return {"l4t": rel.read_text().splitlines()[0].strip() if rel.exists() else None,
             "module": model.read_text().strip("\x00\n ") if model.exists() else None,
             "power_mode": _run(["nvpmodel", "-q"])}
-
-
-def _str(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def capture_env(threads: int | list[int] | None = None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """CUDA shims for the TensorRT runner and GPU discovery: cuda-python (preferred) or pycuda (JetPack images).
 
 Imported lazily by their users; nothing here imports CUDA at module level, so `import edgeseg.runtime.cuda`
-works on a machine without a GPU (`gpu_info()` is then None).
+works on a machine without a GPU (`gpu_info()` is then None). GPU discovery itself is edgeseg.runtime.gpu.
 """
 
 from __future__ import annotations
@@ -17,43 +17,11 @@ CUDA_HINT = 'pip install "edgeseg[cuda]" (cuda-python); JetPack images also ship
 
 
 def gpu_info(device: int = 0) -> dict[str, str] | None:
-    """{"name", "cc"} of a visible NVIDIA GPU via cuda-python, pycuda or torch.cuda; None when there is none."""
-    try:
-        try:
-            from cuda.bindings import runtime as cudart
-        except ImportError:
-            from cuda import cudart  # cuda-python < 12.6
-        err, count = cudart.cudaGetDeviceCount()
-        if int(err) != 0 or count <= device:
-            return None
-        err, prop = cudart.cudaGetDeviceProperties(device)
-        if int(err) == 0:
-            name = prop.name.decode(errors="replace").rstrip("\x00") if isinstance(prop.name, bytes) else str(prop.name)
-            return {"name": name, "cc": f"{prop.major}.{prop.minor}"}
-    except ImportError:
-        pass
-    try:
-        import pycuda.driver as drv
+    """{"name", "cc"} of CUDA-visible GPU `device` (edgeseg.runtime.gpu, the one GPU description); None if none."""
+    from edgeseg.runtime.gpu import first_gpu
 
-        drv.init()
-        if drv.Device.count() > device:
-            d = drv.Device(device)
-            major, minor = d.compute_capability()
-            return {"name": d.name(), "cc": f"{major}.{minor}"}
-        return None
-    except ImportError:
-        pass
-    except Exception:  # noqa: BLE001 - pycuda raises LogicError/RuntimeError without a driver
-        return None
-    try:
-        import torch
-
-        if torch.cuda.is_available() and torch.cuda.device_count() > device:
-            major, minor = torch.cuda.get_device_capability(device)
-            return {"name": torch.cuda.get_device_name(device), "cc": f"{major}.{minor}"}
-    except ImportError:
-        pass
-    return None
+    g = first_gpu(device)
+    return g.short() if g is not None else None
 
 
 class _CudaPython:
@@ -168,7 +136,11 @@ class _PyCuda:
         return a, a
 
     def host_free(self, token: Any) -> None:
-        return None  # pagelocked arrays free themselves when collected
+        # Free now, while our context is current: left to the garbage collector, the free would run after
+        # close() popped the context (cuMemFreeHost then fails in a destructor, where nobody sees it).
+        base = getattr(token, "base", None)
+        if base is not None and hasattr(base, "free"):
+            base.free()
 
     def stream(self) -> Any:
         return self.drv.Stream()

@@ -46,6 +46,7 @@ class TensorRTRunner(Runner):
         self.flavour = flavour
         self.meta: dict[str, Any] = {}
         self.backend = flavour or "tensorrt"
+        self.runtime_cache_loaded: bool | None = None  # TensorRT-RTX: did the last activation reuse the cache?
         self._reset()
 
     def _reset(self) -> None:
@@ -55,6 +56,7 @@ class TensorRTRunner(Runner):
         self.cuda: Any = None
         self.stream: Any = None
         self._rt_config: Any = None
+        self._rt_cache: Any = None
         self._io: dict[str, dict[str, Any]] = {}   # name -> {mode, dtype, dev, host, host_token, shape}
         self._graph: Any = None
         self.gpu: dict[str, str] | None = None
@@ -133,10 +135,7 @@ class TensorRTRunner(Runner):
                 # stream capture would also need engines built with REQUIRE_USER_ALLOCATION.
                 cfg.cuda_graph_strategy = trt.CudaGraphStrategy.WHOLE_GRAPH_CAPTURE
             if self.runtime_cache is not None:
-                cache = cfg.create_runtime_cache()
-                if self.runtime_cache.is_file():
-                    cache.deserialize(self.runtime_cache.read_bytes())
-                cfg.set_runtime_cache(cache)
+                self._rt_cache = self._open_runtime_cache(cfg)
             self._rt_config = cfg
             self.context = self.engine.create_execution_context(cfg)
         else:
@@ -145,6 +144,22 @@ class TensorRTRunner(Runner):
             raise EdgesegError(f"{self.path}: could not create an execution context (GPU memory?)")
         self.stream = self.cuda.stream()
         self._allocate()
+
+    def _open_runtime_cache(self, cfg: Any) -> Any:
+        """The RTX runtime cache (JIT kernels): read if the file exists; a stale/foreign one is reset, not fatal.
+
+        The IRuntimeCache must outlive the config and every context made from it: the runner keeps it."""
+        cache = cfg.create_runtime_cache()
+        if cache is None:
+            raise EdgesegError(f"{self.path}: TensorRT-RTX could not create a runtime cache; run without one")
+        self.runtime_cache_loaded = False
+        if self.runtime_cache.is_file():
+            self.runtime_cache_loaded = bool(cache.deserialize(self.runtime_cache.read_bytes()))
+            if not self.runtime_cache_loaded:
+                cache.reset()  # another TensorRT-RTX/CUDA/GPU wrote it: start empty, overwrite on close
+        if not cfg.set_runtime_cache(cache):
+            raise EdgesegError(f"{self.path}: TensorRT-RTX refused the runtime cache {self.runtime_cache}")
+        return cache
 
     def _allocate(self) -> None:
         """Device + pinned host buffers for every I/O tensor at the largest profile shape."""
@@ -157,8 +172,8 @@ class TensorRTRunner(Runner):
                 if -1 in shape:
                     shape = tuple(eng.get_tensor_profile_shape(name, 0)[2])  # (min, opt, max) -> max
                 ctx.set_input_shape(name, shape)
-            self._io[name] = {"input": mode == trt.TensorIOMode.INPUT,
-                              "dtype": np.dtype(trt.nptype(eng.get_tensor_dtype(name))), "max_shape": shape}
+            self._io[name] = {"input": mode == trt.TensorIOMode.INPUT, "max_shape": shape,
+                              "dtype": tc.io_dtype(eng.get_tensor_dtype(name), name, str(self.path))}
         for name, io in self._io.items():
             if not io["input"]:
                 io["max_shape"] = tuple(ctx.get_tensor_shape(name))
@@ -187,7 +202,9 @@ class TensorRTRunner(Runner):
                     cuda.stream_destroy(self.stream)
             finally:
                 self._save_runtime_cache()
-                self.context = self.engine = self._runtime = None  # TensorRT objects before the CUDA context
+                # TensorRT objects before the CUDA context; the runtime cache after the contexts that use it
+                self.context = self.engine = self._runtime = None
+                self._rt_config = self._rt_cache = None
                 if hasattr(cuda, "close"):
                     cuda.close()
         self._reset()
@@ -255,6 +272,10 @@ class TensorRTRunner(Runner):
     def _capture(self) -> None:
         """Record one enqueue into a CUDA graph (valid for the current shapes; recaptured when they change)."""
         handle = self.cuda.stream_handle(self.stream)
+        capturable = getattr(self.context, "is_stream_capturable", None)  # TensorRT >= 10.x / RTX; int handle
+        if capturable is not None and not capturable(handle):
+            raise EdgesegError(f"{self.name}: TensorRT says this engine cannot be captured on this stream into a "
+                               f"CUDA graph; run without --cuda-graph")
         # One plain run first: TensorRT does shape-dependent setup outside capturable work.
         if not self.context.execute_async_v3(handle):
             raise EdgesegError(f"{self.name}: TensorRT execute_async_v3 failed")

@@ -1,0 +1,1 @@
+"""`edgeseg doctor --gpu`: the prepared first GPU run (stages, bundle, report). See edgeseg.doctor.run."""
