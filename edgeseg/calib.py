@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.artifacts import check_output_path, read_sidecar, sha256_file, write_json_atomic
-from edgeseg.data.dataset import IMAGE_EXTS, check_channels, read_image, read_mask
+from edgeseg.data.dataset import IMAGE_EXTS, Sample, read_image, read_pair
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.errors import EdgesegError
 
@@ -106,11 +106,10 @@ def make_calib(data: str | Path, n: int = 128, name: str | None = None, out: str
         pre = Preprocess(int(h), int(w), int(c))
         source = {"checkpoint": None}
     fg: list[float | None] = []
-    for _, m in pairs:
-        fg.append(None if m is None else float((read_mask(m) > 0).mean()))
+    for img, m in pairs:  # every pair read (a set that cannot be read fails here, not inside calibration)
+        mask = read_pair(Sample(img.stem, img, m))[1]
+        fg.append(None if mask is None else float((mask > 0).mean()))
     chosen = _select(fg, n, seed)
-    for i in chosen:  # a set that cannot be read fails here, not later inside calibration
-        read_image(pairs[i][0])
     root_rel = os.path.relpath(data.resolve(), out.resolve().parent)
     images = [{"path": os.path.relpath(pairs[i][0].resolve(), data.resolve()), "sha256": sha256_file(pairs[i][0]),
                "foreground": fg[i]} for i in chosen]
@@ -183,9 +182,8 @@ def calib_batches(manifest: dict[str, Any], batch: int = 1,
     root = Path(manifest["root"])
     buf: list[np.ndarray] = []
     for item in manifest["images"]:
-        img = read_image(root / item["path"])
-        check_channels(img, pre.channels, root / item["path"])
-        buf.append(pre.image(img))
+        f = root / item["path"]
+        buf.append(pre.image(read_pair(Sample(f.stem, f, None), pre.channels)[0]))
         if len(buf) == batch:
             yield np.stack(buf).astype(np.float32)
             buf = []
