@@ -22,7 +22,7 @@ import numpy as np
 
 from edgeseg.artifacts import check_output_path, read_sidecar, sha256_file, write_json_atomic
 from edgeseg.data.dataset import IMAGE_EXTS, Sample, read_image, read_pair
-from edgeseg.data.preprocess import Preprocess
+from edgeseg.data.preprocess import Preprocess, given_preprocess
 from edgeseg.errors import EdgesegError
 
 SCHEMA = "edgeseg-calib/1"
@@ -157,14 +157,19 @@ def load_calib(name_or_path: str | Path, verify: bool = True) -> dict[str, Any]:
     return m
 
 
-def model_preprocess(src: Path, shape: list[int | None], manifest: dict[str, Any]) -> Preprocess:
+def model_preprocess(src: Path, shape: list[int | None], manifest: dict[str, Any],
+                     given: dict[str, Any] | None = None) -> Preprocess:
     """How the ONNX model `src` (input N x C x H x W `shape`, None where dynamic) takes a set's images:
     channels, normalisation and mask mapping from its sidecar (the checkpoint's, carried by export), size
     and channels from the graph's input where static.
 
-    A graph without a sidecar falls back to the manifest's recorded preprocessing. A calibration set is a
+    A graph without a sidecar falls back to the manifest's recorded preprocessing; `given` (--mean/--std/
+    --preprocess) replaces what is recorded. A calibration set is a
     list of images, so one set serves models of any input size (GPU-Net 192x256, UNet# 96x96, ...)."""
     recorded = (read_sidecar(src) or {}).get("preprocess") or manifest["preprocess"]
+    if given:
+        return replace(given_preprocess({**recorded, **given}, f"preprocessing for {src}"),
+                       **{k: v for k, v in zip(("channels", "height", "width"), shape[1:], strict=True) if v})
     try:
         pre = Preprocess.from_dict(recorded)
     except (KeyError, TypeError, ValueError):

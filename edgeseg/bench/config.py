@@ -15,7 +15,7 @@ TRT_RTX_GPUS = "compute capability 8.0, 8.6, 8.9 or 12.x (Ampere, Ada, Blackwell
 
 CONFIG_KEYS = ("model", "backend", "artifact", "precision", "device", "threads", "batch", "size", "warmup",
                "iters", "seconds", "power", "data", "split", "params", "notes", "inference", "image_size", "overlap",
-               "blend")
+               "blend", "preprocess")
 
 
 def make_config(**kw: Any) -> dict[str, Any]:
@@ -25,7 +25,8 @@ def make_config(**kw: Any) -> dict[str, Any]:
                            "iters": None, "seconds": None, "power": "auto", "data": None, "split": None,
                            "params": None, "notes": [],
                            # per full image at native size (edgeseg.bench.per_image): None = follow the training
-                           "inference": None, "image_size": None, "overlap": 0.25, "blend": "gaussian"}
+                           "inference": None, "image_size": None, "overlap": 0.25, "blend": "gaussian",
+                           "preprocess": None}  # given for an ONNX file without a sidecar (--mean/--std/...)
     unknown = set(kw) - set(cfg)
     if unknown:
         raise TypeError(f"unknown config keys {sorted(unknown)}")
