@@ -80,7 +80,8 @@ def _decode_error(path: Path, what: str, e: BaseException) -> EdgesegError:
     if isinstance(e, MemoryError):
         return EdgesegError(f"{path}: not enough memory to decode this {what}; lower its size or edgeseg --max-pixels")
     hint = "use PNG, JPEG, TIFF or BMP files" if what == "image" else "save masks as PNG with 0/255 or class indices"
-    return EdgesegError(f"{path}: not a readable {what} image ({type(e).__name__}); {hint}")
+    noun = "image" if what == "image" else f"{what} image"
+    return EdgesegError(f"{path}: not a readable {noun} ({type(e).__name__}); {hint}")
 
 
 def read_image(path: str | Path) -> np.ndarray:
