@@ -286,11 +286,13 @@ def read_split_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         d = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise EdgesegError(f"{path}: not a readable split file ({type(e).__name__}); pass the split.json "
                            f"of a training run") from None
-    if not isinstance(d, dict) or not all(isinstance(d.get(k), list) for k in ("train", "val", "test")):
-        raise EdgesegError(f"{path}: a split file needs lists 'train', 'val' and 'test'; pass the split.json "
+    if not isinstance(d, dict) or not all(isinstance(d.get(k), list) and all(isinstance(v, str) for v in d[k])
+                                          for k in ("train", "val", "test")):
+        raise EdgesegError(f"{path}: a split file needs lists of image stems 'train', 'val' and 'test'; pass the "
+                           f"split.json "
                            f"of a training run")
     return d
 
@@ -306,7 +308,11 @@ def select(folder: SegFolder, split: dict[str, Any] | None, name: str | None) ->
     if split is None:
         raise EdgesegError(f"--split {name}: this artifact records no split; pass --split-file RUN_DIR/split.json "
                            f"or --split all")
-    samples = folder.subset(split[name], what=f"{name} split")
+    stems = split.get(name)
+    if not isinstance(stems, list) or not all(isinstance(v, str) for v in stems):
+        raise EdgesegError(f"--split {name}: the recorded split's {name!r} is not a list of image stems (damaged); "
+                           f"pass --split-file RUN_DIR/split.json or --split all")
+    samples = folder.subset(stems, what=f"{name} split")
     if not samples:
         raise EdgesegError(f"--split {name}: the split has no {name} images; use --split all or another split")
     return name, samples

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeseg.artifacts import read_sidecar
+from edgeseg.artifacts import read_sidecar, sidecar_path
 from edgeseg.data.preprocess import Preprocess, given_preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.base import Runner
@@ -90,8 +90,15 @@ def describe_artifact(path: str | Path) -> ArtifactInfo:
         raise EdgesegError(f"{path}: no such file; pass a checkpoint (.pt), an ONNX file (.onnx) or an engine")
     kind, rec, engine, meta = _read(path)
     pre = rec.preprocess if rec is not None else None
-    return ArtifactInfo(path, kind, Preprocess.from_dict(pre) if pre else None, rec.split if rec else None,
-                        rec.num_classes if rec else None, meta, rec, engine)
+    try:
+        pp = Preprocess.from_dict(pre) if pre else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        where = path if kind == "checkpoint" else sidecar_path(path)
+        keys = sorted(map(str, pre))[:6] if isinstance(pre, dict) else type(pre).__name__
+        raise EdgesegError(f"{where}: its recorded preprocessing is damaged ({keys}); re-create {path.name} "
+                           f"with the edgeseg command that made it") from None
+    return ArtifactInfo(path, kind, pp, rec.split if rec else None, rec.num_classes if rec else None, meta, rec,
+                        engine)
 
 
 @dataclass
