@@ -15,6 +15,7 @@ Conversions (documented in the README's "Faults survived"):
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import warnings
 from collections.abc import Iterator
@@ -63,17 +64,19 @@ def _pil(path: Path, what: str, decode: bool = True) -> Iterator[Image.Image]:
     fixed 179 million pixels, is replaced by ours for the open."""
     old = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    # PIL warns about corrupt tags it skips ("Corrupt EXIF data", "Truncated File Read"): the file then either
+    # decodes, or fails in one line below; a warning would only add lines to that one.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
             im = Image.open(path)
-    finally:
-        Image.MAX_IMAGE_PIXELS = old
-    with im:
-        check_pixels(path, im.width, im.height, int(getattr(im, "n_frames", 1) or 1), what)
-        if decode:
-            im.load()
-        yield im
+        finally:
+            Image.MAX_IMAGE_PIXELS = old
+        with im:
+            check_pixels(path, im.width, im.height, int(getattr(im, "n_frames", 1) or 1), what)
+            if decode:
+                im.load()
+            yield im
 
 
 def _decode_error(path: Path, what: str, e: BaseException) -> EdgesegError:
@@ -135,6 +138,8 @@ def _read_tiff(path: Path) -> np.ndarray | None:
     """TIFFs PIL cannot decode (float RGB, planar, odd compressions), header-checked as PIL's are."""
     import tifffile  # a dependency (also of the Jetson install); imported only for TIFFs PIL cannot read
 
+    log = logging.getLogger("tifffile")  # it logs corrupt tags as ERROR lines; the caller names the file once
+    level, log.level = log.level, logging.CRITICAL
     try:
         with tifffile.TiffFile(path) as t:
             if not t.pages:
@@ -149,6 +154,8 @@ def _read_tiff(path: Path) -> np.ndarray | None:
         raise
     except Exception:  # noqa: BLE001 - not a TIFF tifffile can read either: the caller names the file
         return None
+    finally:
+        log.setLevel(level)
     if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):
         a = np.moveaxis(a, 0, -1)  # planar CHW -> HWC
     return scale_to_uint8(path, a)
