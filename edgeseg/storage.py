@@ -71,6 +71,8 @@ def disk_full_error(path: str | Path, exc: BaseException, *, needed: int | None 
         need = f"it needs {human(needed)}"
     elif written:
         need = f"it needs more than {human(written)}"
+    elif path.is_file() and path.stat().st_size:
+        need = f"it needs about {human(path.stat().st_size)} (the size of the file it replaces)"
     else:
         need = "it needs more space"
     return EdgesegError(f"{path}: {what}; {need} and {human(free_bytes(path.parent))} is free there; nothing was "

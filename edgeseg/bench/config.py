@@ -15,7 +15,7 @@ TRT_RTX_GPUS = "compute capability 8.0, 8.6, 8.9 or 12.x (Ampere, Ada, Blackwell
 
 CONFIG_KEYS = ("model", "backend", "artifact", "precision", "device", "threads", "batch", "size", "warmup",
                "iters", "seconds", "power", "data", "split", "params", "notes", "inference", "image_size", "overlap",
-               "blend", "preprocess")
+               "blend")
 
 
 def make_config(**kw: Any) -> dict[str, Any]:
