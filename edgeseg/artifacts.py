@@ -14,22 +14,17 @@ import hashlib
 import json
 import os
 import tempfile
+import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeseg.errors import EdgesegError
+from edgeseg.integrity import sha256_file  # noqa: F401 - cached by file version; re-exported
+from edgeseg.storage import disk_full_error, is_disk_full
 
 SIDECAR_SUFFIX = ".json"
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -66,39 +61,65 @@ def check_output_path(path: str | Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(final: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds.
-
-    The file gets the mode a plain `open(final, "w")` would give (0o666 minus the umask, usually 0644), not
-    mkstemp's private 0600: an engine or ONNX file is read by other users and by containers with another uid.
-    """
+def staged_path(final: str | Path, size: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside `final` and leave it there if the block succeeds (the caller renames it with
+    `commit`); remove it if the block fails. A block that fails on a full disk or quota becomes one line naming
+    `final` and the space needed (`size`, when known); the earlier file at `final` is never touched."""
     final = Path(final)
     check_output_path(final)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     except OSError as e:
+        if is_disk_full(e):
+            raise disk_full_error(final, e, needed=size) from None
         raise EdgesegError(f"{final.parent}: cannot create the output folder ({e.strerror}); "
                            f"choose another output path") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.chmod(tmp_path, (0o777 if tmp_path.is_dir() else 0o666) & ~current_umask())
-        os.replace(tmp_path, final)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    except BaseException as e:
+        written = tmp_path.stat().st_size if tmp_path.is_file() else None
+        _remove(tmp_path)  # first, so a full disk's message gives the free space the user really has
+        if isinstance(e, EdgesegError) or not is_disk_full(e):
+            raise
+        raise disk_full_error(final, e, needed=size, written=written) from None
+
+
+def _remove(p: Path) -> None:
+    import shutil
+
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def commit(tmp: Path, final: str | Path) -> None:
+    """Rename a staged file onto `final`, with the mode a plain `open(final, "w")` would give (0o666 minus the
+    umask, usually 0644), not mkstemp's private 0600: an engine or ONNX file is read by other users and by
+    containers with another uid."""
+    os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~current_umask())
+    os.replace(tmp, final)
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | Path, size: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds (`staged_path`:
+    a full disk is one line, and nothing is left half-written)."""
+    with staged_path(final, size) as tmp:
+        yield tmp
+        commit(tmp, final)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path, len(data)) as tmp:
         tmp.write_bytes(data)
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
 def sidecar_path(artifact: str | Path) -> Path:
@@ -180,32 +201,50 @@ class ArtifactStep:
 
         step = build_step({"step": "fp16", ...}, out, lambda key: cache / f"m-{key}.onnx")
         if step.reused is None:
-            with step.writing() as tmp:     # atomic: renamed onto step.out only if the block succeeds
+            with step.writing() as tmp:     # staged beside step.out; removed if the block fails
                 save(tmp)
-            step.finish("onnx-fp16", {...}, source=src)   # sidecar: cache_key, sha256, versions, code, ...
+            step.finish("onnx-fp16", {...}, source=src)   # sidecar, then both renamed into place
     """
 
     out: Path
     key: str
     reused: dict[str, Any] | None
+    _staged: list[Path] = field(default_factory=list, repr=False, compare=False)
 
-    def writing(self) -> contextlib.AbstractContextManager[Path]:
-        return atomic_path(self.out)
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Path]:
+        """A temporary path for the artifact. It stays staged (not yet at `out`) until `finish` has written its
+        sidecar, so a disk that fills on the sidecar leaves the earlier artifact and sidecar at `out` intact."""
+        with staged_path(self.out) as tmp:
+            yield tmp
+        self._staged.append(tmp)
+        weakref.finalize(self, tmp.unlink, missing_ok=True)  # a step abandoned before finish leaves nothing
 
     def finish(self, kind: str, meta: dict[str, Any], *, source: str | Path | dict[str, Any] | None = None,
                versions: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write the sidecar (kind, cache_key, sha256, source {path, sha256} for a path, versions, code identity,
-        then `meta`) and return it as read back. If that fails, the artifact is removed with it: an artifact
-        without its sidecar would be rebuilt or refused anyway, and nothing is left half-recorded."""
+        then `meta`), rename the staged artifact and its sidecar into place, and return the sidecar as read back.
+        If the sidecar cannot be written, neither is renamed: nothing is left half-recorded."""
         if isinstance(source, (str, Path)):
             source = {"path": str(source), "sha256": sha256_file(source)}
         side = {"kind": kind, "cache_key": self.key, **({"source": source} if source is not None else {}),
                 "versions": library_versions() if versions is None else versions, "code": code_identity(), **meta}
+        staged = self._staged.pop() if self._staged else None
+        side.setdefault("sha256", sha256_file(staged or self.out))
+        data = (json.dumps(side, indent=2, sort_keys=True, default=str) + "\n").encode()
+        stmp: Path | None = None
         try:
-            write_sidecar(self.out, side)
+            with staged_path(sidecar_path(self.out), len(data)) as stmp:
+                stmp.write_bytes(data)
+            if staged is not None:
+                commit(staged, self.out)
+            commit(stmp, sidecar_path(self.out))
         except BaseException:
-            self.out.unlink(missing_ok=True)
-            sidecar_path(self.out).unlink(missing_ok=True)
+            for p in (staged, stmp):
+                if p is not None:
+                    p.unlink(missing_ok=True)
+            if staged is None:  # built in place (no `writing`): an artifact without its sidecar would be refused
+                self.out.unlink(missing_ok=True)
             raise
         return read_sidecar(self.out) or side
 

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from edgeseg.artifacts import check_output_path, read_sidecar, sha256_file, write_json_atomic
-from edgeseg.data.dataset import IMAGE_EXTS, check_channels, read_image, read_mask
-from edgeseg.data.preprocess import Preprocess
+from edgeseg.data.dataset import IMAGE_EXTS, Sample, read_image, read_pair
+from edgeseg.data.preprocess import Preprocess, given_preprocess
 from edgeseg.errors import EdgesegError
 
 SCHEMA = "edgeseg-calib/1"
@@ -106,11 +106,10 @@ def make_calib(data: str | Path, n: int = 128, name: str | None = None, out: str
         pre = Preprocess(int(h), int(w), int(c))
         source = {"checkpoint": None}
     fg: list[float | None] = []
-    for _, m in pairs:
-        fg.append(None if m is None else float((read_mask(m) > 0).mean()))
+    for img, m in pairs:  # every pair read (a set that cannot be read fails here, not inside calibration)
+        mask = read_pair(Sample(img.stem, img, m))[1]
+        fg.append(None if mask is None else float((mask > 0).mean()))
     chosen = _select(fg, n, seed)
-    for i in chosen:  # a set that cannot be read fails here, not later inside calibration
-        read_image(pairs[i][0])
     root_rel = os.path.relpath(data.resolve(), out.resolve().parent)
     images = [{"path": os.path.relpath(pairs[i][0].resolve(), data.resolve()), "sha256": sha256_file(pairs[i][0]),
                "foreground": fg[i]} for i in chosen]
@@ -158,14 +157,19 @@ def load_calib(name_or_path: str | Path, verify: bool = True) -> dict[str, Any]:
     return m
 
 
-def model_preprocess(src: Path, shape: list[int | None], manifest: dict[str, Any]) -> Preprocess:
+def model_preprocess(src: Path, shape: list[int | None], manifest: dict[str, Any],
+                     given: dict[str, Any] | None = None) -> Preprocess:
     """How the ONNX model `src` (input N x C x H x W `shape`, None where dynamic) takes a set's images:
     channels, normalisation and mask mapping from its sidecar (the checkpoint's, carried by export), size
     and channels from the graph's input where static.
 
-    A graph without a sidecar falls back to the manifest's recorded preprocessing. A calibration set is a
+    A graph without a sidecar falls back to the manifest's recorded preprocessing; `given` (--mean/--std/
+    --preprocess) replaces what is recorded. A calibration set is a
     list of images, so one set serves models of any input size (GPU-Net 192x256, UNet# 96x96, ...)."""
     recorded = (read_sidecar(src) or {}).get("preprocess") or manifest["preprocess"]
+    if given:
+        return replace(given_preprocess({**recorded, **given}, f"preprocessing for {src}"),
+                       **{k: v for k, v in zip(("channels", "height", "width"), shape[1:], strict=True) if v})
     try:
         pre = Preprocess.from_dict(recorded)
     except (KeyError, TypeError, ValueError):
@@ -183,9 +187,8 @@ def calib_batches(manifest: dict[str, Any], batch: int = 1,
     root = Path(manifest["root"])
     buf: list[np.ndarray] = []
     for item in manifest["images"]:
-        img = read_image(root / item["path"])
-        check_channels(img, pre.channels, root / item["path"])
-        buf.append(pre.image(img))
+        f = root / item["path"]
+        buf.append(pre.image(read_pair(Sample(f.stem, f, None), pre.channels)[0]))
         if len(buf) == batch:
             yield np.stack(buf).astype(np.float32)
             buf = []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from edgeseg.artifacts import atomic_path
+from edgeseg.artifacts import write_bytes_atomic
 from edgeseg.errors import EdgesegError
 
 FORMAT = "edgeseg-checkpoint/1"
@@ -23,8 +24,9 @@ def save_checkpoint(path: str | Path, model: nn.Module, *, preprocess: dict[str,
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "model": config, "state_dict": state,
                "preprocess": preprocess, **(extra or {})}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    buf = io.BytesIO()  # serialised first: its size is known, and a full disk is an OSError, not torch's
+    torch.save(payload, buf)  # "[enforce fail at inline_container.cc] unexpected pos" RuntimeError
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -74,13 +74,9 @@ def eval_set(data: str | Path, fp32: Path, manifest: dict[str, Any], n: int) -> 
 
         pp = Preprocess.from_dict(manifest["preprocess"])
     if folder.samples[0].mask is None:
-        from edgeseg.data.dataset import check_channels, read_image
+        from edgeseg.data.dataset import read_pair
 
-        imgs = []
-        for s in chosen:
-            img = read_image(s.image)
-            check_channels(img, pp.channels, s.image)
-            imgs.append(pp.image(img))
+        imgs = [pp.image(read_pair(s, pp.channels)[0]) for s in chosen]
         return EvalSet(chosen, np.stack(imgs), None, hashes)
     images, masks = load_arrays(chosen, pp, label_map_for(chosen, pp, None, folder))
     return EvalSet(chosen, images, masks, hashes)

@@ -27,6 +27,7 @@ from edgeseg.artifacts import (
 )
 from edgeseg.errors import EdgesegError
 from edgeseg.graph import PRECISIONS, onnx_input, onnx_precision
+from edgeseg.integrity import verify_recorded
 from edgeseg.names import INPUT_NAME
 from edgeseg.runtime.cuda import gpu_info
 
@@ -59,7 +60,7 @@ def _upstream_onnx(source: str | Path, precision: str | None, calib: str | None,
     if src.suffix == ".onnx":
         if not src.is_file():
             raise EdgesegError(f"{src}: no such ONNX file; create it with edgeseg export")
-        read_sidecar(src)  # a damaged sidecar is an error now, not when the engine is opened later
+        verify_recorded(src, read_sidecar(src))  # a damaged sidecar or changed file: an error now, not later
         onnx_path = src
     else:
         from edgeseg.export import export_onnx

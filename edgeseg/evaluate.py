@@ -160,9 +160,10 @@ def evaluate_artifact(path: str | Path, data: str | Path, *, split: str | None =
                       split_file: str | Path | None = None, foreground: str | None = None, device: str = "cpu",
                       threads: int | None = None, batch: int = DEFAULT_BATCH, native: bool = False,
                       mode: str | None = None, tiling: TileSpec | None = None,
-                      progress: bool = False) -> dict[str, Any]:
-    """`edgeseg eval`: open the artifact, pick the split, score it. Adds artifact/split/backend to the result."""
-    art = open_artifact(path, device=device, split_file=split_file, threads=threads)
+                      progress: bool = False, preprocess: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`edgeseg eval`: open the artifact, pick the split, score it. Adds artifact/split/backend to the result.
+    `preprocess`: given in place of the recorded preprocessing (an ONNX file from elsewhere)."""
+    art = open_artifact(path, device=device, split_file=split_file, threads=threads, preprocess=preprocess)
     folder = SegFolder(data)
     split_name, samples = select(folder, art.split, split)
     with art.runner as r:

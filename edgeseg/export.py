@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgeseg.artifacts import build_step, code_identity, default_cache_dir, library_versions, sha256_file
+from edgeseg.artifacts import build_step, code_identity, default_cache_dir, library_versions, read_sidecar, sha256_file
 from edgeseg.errors import EdgesegError
+from edgeseg.integrity import verify_recorded
 from edgeseg.names import INPUT_NAME, OUTPUT_NAME
 
 DEFAULT_OPSET = 17
@@ -226,6 +227,7 @@ def load_onnx_checked(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise EdgesegError(f"{path}: no such ONNX file; create it with edgeseg export")
+    verify_recorded(path, read_sidecar(path))  # an input with a sidecar must be the file it describes
     try:
         model = onnx.load(str(path))
         onnx.checker.check_model(model)

@@ -129,7 +129,7 @@ def score_native(runner: Any, samples: Sequence[Any], pp: Preprocess, lm: Any, *
     """
     from tqdm import tqdm
 
-    from edgeseg.data.dataset import check_channels, read_image, read_mask
+    from edgeseg.data.dataset import read_pair
     from edgeseg.metrics import SegMetrics, labels_from_logits
 
     spec = spec or TileSpec()
@@ -140,12 +140,8 @@ def score_native(runner: Any, samples: Sequence[Any], pp: Preprocess, lm: Any, *
                disable=not progress or None, leave=False)
     tiles = 0
     for s in samples:
-        img = read_image(s.image)
-        check_channels(img, pp.channels, s.image)
-        gt = lm.apply(read_mask(s.mask), s.mask)
-        if gt.shape != img.shape[:2]:
-            raise EdgesegError(f"{s.mask}: mask is {gt.shape[1]}x{gt.shape[0]} but its image is "
-                               f"{img.shape[1]}x{img.shape[0]} (W x H); masks must match their images")
+        img, gt = read_pair(s, pp.channels, lm)
+        assert gt is not None
         t0 = time.perf_counter()
         logits = native_logits(runner, img, pp, mode, spec, tile)
         ms = (time.perf_counter() - t0) * 1e3

@@ -35,7 +35,7 @@ def overlay(img: np.ndarray, fg: np.ndarray) -> np.ndarray:
 
 def predict(artifact: str | Path, images: list[str | Path], out: str | Path, *, device: str = "cpu",
             threads: int | None = None, mode: str | None = None, tiling: TileSpec | None = None,
-            info: dict[str, Any] | None = None) -> list[Path]:
+            info: dict[str, Any] | None = None, preprocess: dict[str, Any] | None = None) -> list[Path]:
     """Write OUT/masks/STEM.png (in the training masks' own values, e.g. 0/255) and OUT/overlays/STEM.png.
 
     mode: "tile" | "resize" | None (the training regime's default); `info`, if given, receives what was used.
@@ -51,7 +51,7 @@ def predict(artifact: str | Path, images: list[str | Path], out: str | Path, *, 
     if dup:
         raise EdgesegError(f"predict: several images share the name {dup[0]!r}; their outputs would collide")
     check_output_path(Path(out) / "masks" / f"{stems[0]}.png")
-    art = open_artifact(artifact, device=device, threads=threads)
+    art = open_artifact(artifact, device=device, threads=threads, preprocess=preprocess)
     pp = art.preprocess
     lm = label_map_of(pp) or LabelMap(((0, 0), (255, 1)), 1)
     raws = []

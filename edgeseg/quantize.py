@@ -269,7 +269,8 @@ def _float_graph_outputs(g, q_by_out: dict) -> int:
 
 def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out: str | Path | None = None,
                   method: str = "minmax", max_dice_drop: float | None = None, data: str | Path | None = None,
-                  eval_n: int = 16, qdq: str = "conv-inputs", keep_over_budget: bool = False) -> Path:
+                  eval_n: int = 16, qdq: str = "conv-inputs", keep_over_budget: bool = False,
+                  preprocess: dict[str, Any] | None = None) -> Path:
     """Explicit Q/DQ INT8 graph calibrated on `calib` (name under calib/, manifest path, or loaded manifest).
 
     `qdq`: "conv-inputs" (TensorRT placement, default) or "conv-io" (also Q/DQ on Conv outputs: fast in
@@ -279,6 +280,7 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     held-out images exactly as `edgeseg eval` scores (edgeseg.dice_budget) and the most sensitive layers are
     left in float until the drop is within budget. A budget that cannot be met writes nothing and raises,
     unless `keep_over_budget` (then the sidecar's dice_budget says within_budget: false, kept_over_budget).
+    `preprocess`: normalisation given in place of (or over) the recorded one, for an ONNX file from elsewhere.
     """
     from edgeseg.calib import load_calib, model_preprocess
 
@@ -294,7 +296,9 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     manifest = calib if isinstance(calib, dict) else load_calib(calib, verify=True)
     shape = graph_input(model.graph, src)[1]
     carried = _carry(src)  # reads the source's sidecar: a damaged one fails before any work
-    pre = model_preprocess(src, shape, manifest)  # the model's size/normalisation, not the manifest's
+    pre = model_preprocess(src, shape, manifest, preprocess)  # the model's size/normalisation, not the manifest's
+    if preprocess:  # given for a foreign ONNX (--mean/--std/--preprocess): recorded, so eval of the INT8 graph runs
+        carried["preprocess"] = pre.to_dict()
     batch = shape[0] or 1
     if len(manifest["images"]) < batch:
         raise EdgesegError(f"{manifest['manifest_path']}: {len(manifest['images'])} images, fewer than the "

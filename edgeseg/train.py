@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
 from edgeseg.artifacts import cache_key, library_versions, read_sidecar, sha256_file, write_json_atomic, write_sidecar
 from edgeseg.checkpoint import read_checkpoint, save_checkpoint
 from edgeseg.data.augment import Augment
 from edgeseg.data.dataset import LabelMap, SegFolder, is_gray, make_split, parse_foreground, read_image
+from edgeseg.data.images import image_size
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.data.torchdata import SegArrays, split_dataset
 from edgeseg.errors import EdgesegError
@@ -109,8 +109,7 @@ def default_size(folder: SegFolder, stems: list[str], multiple: int) -> tuple[in
     by = {s.stem: s for s in folder.samples}
     sides = []
     for st in stems:
-        with Image.open(by[st].image) as im:
-            sides.append(min(im.size))
+        sides.append(min(image_size(by[st].image)))
     side = min(MAX_DEFAULT_SIDE, int(np.median(sides)))
     side = max(multiple, side // multiple * multiple)
     return side, side

@@ -92,7 +92,7 @@ def test_step_reuses_when_fresh_and_rebuilds_when_key_or_file_changes(tmp_path: 
     assert built == 1 and fixed.read_bytes() == b"v3" and read_sidecar(fixed)["sha256"] == sha256_file(fixed)
 
 
-def test_step_leaves_nothing_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_step_leaves_nothing_on_failure(tmp_path: Path) -> None:
     out = tmp_path / "out" / "m.onnx"
     step = build_step({"step": "t"}, out, lambda key: tmp_path / "unused")
     with pytest.raises(RuntimeError), step.writing() as f:  # the work fails: no file, no temporary
@@ -100,17 +100,15 @@ def test_step_leaves_nothing_on_failure(tmp_path: Path, monkeypatch: pytest.Monk
         raise RuntimeError("step failed")
     assert not out.exists() and list(out.parent.iterdir()) == []
 
-    import edgeseg.artifacts as artifacts
-
-    def broken(path: Path, obj: object) -> None:
-        raise OSError("disk full")
-
+    out.write_bytes(b"earlier good")
+    (out.parent / "m.onnx.json").mkdir()  # the sidecar cannot be written (a full disk: tests/test_faults.py)
     with step.writing() as f:
         f.write_bytes(b"whole")
-    monkeypatch.setattr(artifacts, "write_json_atomic", broken)  # the sidecar cannot be written
-    with pytest.raises(OSError):
+    assert out.read_bytes() == b"earlier good"  # staged, not yet in place
+    with pytest.raises(EdgesegError, match="is a folder"):
         step.finish("test", {})
-    assert list(out.parent.iterdir()) == []  # the artifact went with it: no artifact without its sidecar
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.onnx", "m.onnx.json"]  # no temporary left
+    assert out.read_bytes() == b"earlier good"  # neither renamed: the earlier artifact is intact
 
 
 def test_step_refuses_a_bad_output_path_before_any_work(tmp_path: Path) -> None:

@@ -11,11 +11,17 @@ from edgeseg.errors import EdgesegError
 from edgeseg.runtime.artifact import describe_artifact
 
 
-def recorded_preprocess(artifact: str | Path | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(preprocess dict, split dict) recorded with an artifact file, or (None, None) (e.g. a registry name)."""
+def recorded_preprocess(artifact: str | Path | None, given: dict[str, Any] | None = None
+                        ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(preprocess dict, split dict) recorded with an artifact file (`given` in its place, as `edgeseg eval`
+    --mean/--std/--preprocess), or (None, None) (e.g. a registry name)."""
     if artifact is None or not Path(str(artifact)).is_file():
         return None, None
     info = describe_artifact(artifact)
+    if given:
+        from edgeseg.runtime.artifact import resolve_preprocess
+
+        return resolve_preprocess(info, given).to_dict(), info.split
     return (info.preprocess.to_dict() if info.preprocess else None), info.split
 
 
@@ -24,7 +30,7 @@ def evaluate_artifact(runner: Any, cfg: dict[str, Any], shape: list[int]) -> dic
     from edgeseg.data.preprocess import Preprocess
     from edgeseg.evaluate import evaluate_runner
 
-    pre, split = recorded_preprocess(cfg["artifact"])
+    pre, split = recorded_preprocess(cfg["artifact"], cfg.get("preprocess"))
     note = None
     if pre is None:
         pre = Preprocess(shape[2], shape[3], shape[1]).to_dict()

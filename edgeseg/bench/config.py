@@ -25,7 +25,8 @@ def make_config(**kw: Any) -> dict[str, Any]:
                            "iters": None, "seconds": None, "power": "auto", "data": None, "split": None,
                            "params": None, "notes": [],
                            # per full image at native size (edgeseg.bench.per_image): None = follow the training
-                           "inference": None, "image_size": None, "overlap": 0.25, "blend": "gaussian"}
+                           "inference": None, "image_size": None, "overlap": 0.25, "blend": "gaussian",
+                           "preprocess": None}  # given for an ONNX file without a sidecar (--mean/--std/...)
     unknown = set(kw) - set(cfg)
     if unknown:
         raise TypeError(f"unknown config keys {sorted(unknown)}")

@@ -28,12 +28,12 @@ RESULT_MARK = "EDGESEG_RSS_RESULT "
 DEFAULT_IMAGE_ITERS = 5
 
 
-def preprocess_for(artifact: str | Path | None, shape: list[int]) -> Any:
+def preprocess_for(artifact: str | Path | None, shape: list[int], given: dict[str, Any] | None = None) -> Any:
     """The artifact's recorded Preprocess, else the default one at the bench input size."""
     from edgeseg.bench.accuracy import recorded_preprocess
     from edgeseg.data.preprocess import Preprocess
 
-    pre, _ = recorded_preprocess(artifact)
+    pre, _ = recorded_preprocess(artifact, given)
     return Preprocess.from_dict(pre) if pre else Preprocess(shape[2], shape[3], shape[1])
 
 
@@ -80,8 +80,8 @@ def measure(runner: Any, cfg: dict[str, Any], shape: list[int]) -> dict[str, Any
     if cfg.get("image_size"):
         spec = TileSpec(tile=(shape[2], shape[3]), overlap=cfg.get("overlap", 0.25), blend=cfg.get("blend", "gaussian"),
                         batch=shape[0])  # tiles = the benchmarked input
-        out.update(time_image(runner, preprocess_for(cfg["artifact"], shape), tuple(cfg["image_size"]),
-                              mode=cfg.get("inference"), spec=spec))
+        pp = preprocess_for(cfg["artifact"], shape, cfg.get("preprocess"))
+        out.update(time_image(runner, pp, tuple(cfg["image_size"]), mode=cfg.get("inference"), spec=spec))
     return out
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgeseg.commands import inference_args
+from edgeseg.commands import inference_args, preprocess_args
 from edgeseg.errors import EdgesegError
 
 
@@ -68,6 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run configs in this process (default: each in a fresh subprocess)")
     p.add_argument("--json", "--out", dest="json", metavar="FILE", help="write the results (schema edgeseg-bench/1)")
     p.add_argument("--ratios", action="store_true", help="also print the target speed-up ratios")
+    preprocess_args.add(p)
     p.set_defaults(func=cmd_bench)
 
     q = sub.add_parser("plot", help="plot bench results: latency vs Dice (Pareto front), latency per backend")
@@ -95,7 +96,7 @@ def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
     common = dict(warmup=args.warmup, iters=args.iters, seconds=args.seconds, power=args.power, data=args.data,
                   split=args.split, size=list(args.size) if args.size else None,
                   inference=inference_args.mode(args), image_size=list(args.image_size) if args.image_size else None,
-                  overlap=args.overlap, blend=args.blend)
+                  overlap=args.overlap, blend=args.blend, preprocess=preprocess_args.given(args))
     if isinstance(args.tile, tuple) and not args.size:
         common["size"] = list(args.tile)  # the tile is the benchmarked input
     threads = args.threads or [None]

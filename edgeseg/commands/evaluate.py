@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from edgeseg.commands import inference_args, positive_int
+from edgeseg.commands import inference_args, positive_int, preprocess_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="score at each image's own size (as predict writes; by --tile or --resize, default: "
                         "the training regime's) instead of the model input size")
     inference_args.add(e)
+    preprocess_args.add(e)
     e.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar (shown on stderr at native size when stderr is a terminal)")
     e.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=positive_int)
     inference_args.add(p)
+    preprocess_args.add(p, foreground=True)
     p.set_defaults(func=run_predict)
 
 
@@ -57,7 +59,7 @@ def run_eval(args: argparse.Namespace) -> int:
     res = evaluate_artifact(args.artifact, args.data, split=args.split, split_file=args.split_file,
                             foreground=args.foreground, device=args.device, threads=args.threads, batch=args.batch,
                             native=args.native, mode=inference_args.mode(args), tiling=inference_args.spec(args),
-                            progress=args.progress)
+                            progress=args.progress, preprocess=preprocess_args.given(args))
     rows = res.pop("per_image")
     if args.csv:
         write_csv(args.csv, rows)
@@ -79,7 +81,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
     info: dict = {}
     written = predict(args.artifact, args.images, args.out, device=args.device, threads=args.threads,
-                      mode=inference_args.mode(args), tiling=inference_args.spec(args), info=info)
+                      mode=inference_args.mode(args), tiling=inference_args.spec(args), info=info,
+                      preprocess=preprocess_args.given(args, foreground=True))
     print(f"{args.out}: {len(written) // 2} mask(s) and overlay(s) at native size, inference {info['inference']} "
           f"(trained on {info['training_regime']})")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from edgeseg.commands import preprocess_args
 from edgeseg.errors import EdgesegError
 
 
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the INT8 graph even when --max-dice-drop is missed (its sidecar says so); by "
                         "default a missed budget writes nothing and exits 2")
     p.add_argument("--out", help="output .onnx (default: content-addressed under the cache dir)")
+    preprocess_args.add(p)
     p.set_defaults(func=run)
 
 
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.calib:
             raise EdgesegError("--int8 needs --calib NAME (make one with edgeseg calib make)")
         out = quantize_int8(args.onnx, args.calib, args.out, args.method, args.max_dice_drop, args.data,
-                            qdq=args.qdq, keep_over_budget=args.keep_over_budget)
+                            qdq=args.qdq, keep_over_budget=args.keep_over_budget,
+                            preprocess=preprocess_args.given(args))
     meta = read_sidecar(out) or {}
     report = {"onnx": str(out), "precision": meta.get("precision")}
     if meta.get("qdq_layout"):

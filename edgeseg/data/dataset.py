@@ -1,6 +1,6 @@
 """Segmentation folders: `DIR/images/NAME.ext` paired with `DIR/masks/NAME.ext` by file stem.
 
-Images: PNG, JPEG, TIFF or BMP, grayscale or RGB (alpha dropped, 16-bit scaled to 8-bit).
+Images: PNG, JPEG, TIFF or BMP, grayscale or RGB (read by `edgeseg.data.images`, which owns the file checks).
 Masks: 0/255 or 0/1 (binary), or label maps 0..K-1 (multi-class). Which raw value is which class is a
 `LabelMap`, chosen with `--foreground` and recorded in the checkpoint (`Preprocess.labels`).
 """
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from edgeseg.artifacts import sha256_file
+from edgeseg.data.images import read_image, read_mask  # noqa: F401 - re-exported: the one file reader
 from edgeseg.errors import EdgesegError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -24,87 +24,6 @@ MAX_CLASSES = 32  # more distinct mask values than this is a photo or a lossy ma
 
 
 # ---------------------------------------------------------------------------------------------- reading
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image as uint8 HxW (grayscale) or HxWx3 (colour). One-line EdgesegError if unreadable."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            arr = _pil_to_uint8(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        arr = _read_tiff(path) if path.suffix.lower() in (".tif", ".tiff") else None
-        if arr is None:
-            raise EdgesegError(f"{path}: not a readable image ({type(e).__name__}); "
-                               f"use PNG, JPEG, TIFF or BMP files") from None
-    if arr.ndim == 3 and arr.shape[-1] == 4:
-        arr = arr[..., :3]  # drop alpha
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] != 3) or arr.size == 0:
-        raise EdgesegError(f"{path}: image of shape {arr.shape} is neither grayscale nor RGB; "
-                           f"save it as a 1- or 3-channel image")
-    return np.ascontiguousarray(arr)
-
-
-def _pil_to_uint8(im: Image.Image) -> np.ndarray:
-    if im.mode in ("1", "L", "LA"):
-        return np.asarray(im.convert("L"))
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return _scale_to_uint8(np.asarray(im))
-    if im.mode in ("RGB", "RGBA"):
-        return np.asarray(im)
-    return np.asarray(im.convert("RGB"))  # P, CMYK, YCbCr, ...
-
-
-def _scale_to_uint8(a: np.ndarray) -> np.ndarray:
-    """High bit depth -> 8 bit by the image's own max (microscopy TIFFs rarely use the full range)."""
-    a = a.astype(np.float64)
-    lo, hi = float(a.min()), float(a.max())
-    return np.zeros(a.shape, np.uint8) if hi <= lo else ((a - lo) / (hi - lo) * 255 + 0.5).astype(np.uint8)
-
-
-def _read_tiff(path: Path) -> np.ndarray | None:
-    import tifffile  # a dependency (also of the Jetson install); imported only for TIFFs PIL cannot read
-
-    try:
-        a = tifffile.imread(path)
-    except Exception:
-        return None
-    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):
-        a = np.moveaxis(a, 0, -1)  # planar CHW -> HWC
-    return a if a.dtype == np.uint8 else _scale_to_uint8(a)
-
-
-def read_mask(path: str | Path) -> np.ndarray:
-    """Read a mask as uint8 HxW raw values (a colour mask must be gray: R == G == B)."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode == "P":
-                arr = np.asarray(im)  # palette indices are the labels
-            elif im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im)
-                if arr.max() > 255:
-                    raise EdgesegError(f"{path}: mask values up to {int(arr.max())}; masks must be 0/255, 0/1 "
-                                       f"or class indices below 256")
-                arr = arr.astype(np.uint8)
-            else:
-                arr = np.asarray(im if im.mode in ("L", "RGB", "RGBA", "1") else im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise EdgesegError(f"{path}: not a readable mask image ({type(e).__name__}); "
-                           f"save masks as PNG with 0/255 or class indices") from None
-    if arr.dtype == bool:
-        arr = arr.astype(np.uint8)
-    if arr.ndim == 3:
-        rgb = arr[..., :3]
-        if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
-            raise EdgesegError(f"{path}: colour mask (R, G, B differ); save masks as single-channel "
-                               f"0/255 or class-index PNGs")
-        arr = rgb[..., 0]
-    return np.ascontiguousarray(arr.astype(np.uint8))
-
 
 def is_gray(img: np.ndarray) -> bool:
     """True for HxW, or HxWx3 whose channels are identical (a gray image stored as RGB)."""
@@ -239,6 +158,23 @@ class Sample:
     mask: Path | None
 
 
+def read_pair(s: Sample, channels: int | None = None, labels: LabelMap | None = None
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The one image + mask reader: the uint8 image (its channels checked against a model's when given) and its
+    mask (class indices by `labels`, raw values without; None for a sample without one), refused if their sizes
+    differ. Every file check is `edgeseg.data.images`'s."""
+    img = read_image(s.image)
+    if channels is not None:
+        check_channels(img, channels, s.image)
+    if s.mask is None:
+        return img, None
+    mask = read_mask(s.mask)
+    if mask.shape != img.shape[:2]:
+        raise EdgesegError(f"{s.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
+                           f"{img.shape[1]}x{img.shape[0]} (W x H); masks must match their images")
+    return img, (mask if labels is None else labels.apply(mask, s.mask))
+
+
 def _list(folder: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
@@ -350,11 +286,13 @@ def read_split_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         d = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise EdgesegError(f"{path}: not a readable split file ({type(e).__name__}); pass the split.json "
                            f"of a training run") from None
-    if not isinstance(d, dict) or not all(isinstance(d.get(k), list) for k in ("train", "val", "test")):
-        raise EdgesegError(f"{path}: a split file needs lists 'train', 'val' and 'test'; pass the split.json "
+    if not isinstance(d, dict) or not all(isinstance(d.get(k), list) and all(isinstance(v, str) for v in d[k])
+                                          for k in ("train", "val", "test")):
+        raise EdgesegError(f"{path}: a split file needs lists of image stems 'train', 'val' and 'test'; pass the "
+                           f"split.json "
                            f"of a training run")
     return d
 
@@ -370,7 +308,11 @@ def select(folder: SegFolder, split: dict[str, Any] | None, name: str | None) ->
     if split is None:
         raise EdgesegError(f"--split {name}: this artifact records no split; pass --split-file RUN_DIR/split.json "
                            f"or --split all")
-    samples = folder.subset(split[name], what=f"{name} split")
+    stems = split.get(name)
+    if not isinstance(stems, list) or not all(isinstance(v, str) for v in stems):
+        raise EdgesegError(f"--split {name}: the recorded split's {name!r} is not a list of image stems (damaged); "
+                           f"pass --split-file RUN_DIR/split.json or --split all")
+    samples = folder.subset(stems, what=f"{name} split")
     if not samples:
         raise EdgesegError(f"--split {name}: the split has no {name} images; use --split all or another split")
     return name, samples

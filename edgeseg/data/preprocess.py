@@ -3,11 +3,16 @@ evaluation reuse exactly the transform the network was trained with."""
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from edgeseg.errors import EdgesegError
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,43 @@ class Preprocess:
                    tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]),
                    None if labels is None else tuple((int(a), int(b)) for a, b in labels),
                    bool(d.get("native_scale", False)))
+
+
+def given_preprocess(d: dict[str, Any], what: str) -> Preprocess:
+    """A Preprocess from user-given values (--mean/--std/--preprocess FILE.json over what is recorded), checked:
+    1 or 3 channels, a positive size, 1 or C finite means, 1 or C finite stds above 0."""
+    try:
+        pre = Preprocess.from_dict(d)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise EdgesegError(f"{what}: {type(e).__name__} reading {sorted(d)}; height/width/channels are integers, "
+                           f"mean/std lists of numbers, labels pairs of integers") from None
+    c = pre.channels
+    if c not in (1, 3) or pre.height < 1 or pre.width < 1:
+        raise EdgesegError(f"{what}: {pre.height}x{pre.width}x{c}; need 1 or 3 channels and a positive size")
+    for name, v in (("mean", pre.mean), ("std", pre.std)):
+        if len(v) not in (1, c) or not all(math.isfinite(x) for x in v) or (name == "std" and min(v) <= 0):
+            raise EdgesegError(f"{what}: --{name} {' '.join(map(str, v))}: give 1 or {c} finite values"
+                               f"{' above 0' if name == 'std' else ''} for a {c}-channel input")
+    if pre.labels is not None and not all(0 <= a <= 255 and 0 <= b < 256 for a, b in pre.labels):
+        raise EdgesegError(f"{what}: labels must map raw mask values 0..255 to class indices")
+    return pre
+
+
+def read_preprocess_file(path: str | Path) -> dict[str, Any]:
+    """`--preprocess FILE.json`: an object with any of height, width, channels, mean, std, labels (a sidecar,
+    whose "preprocess" object is used, works too)."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EdgesegError(f"{path}: not a readable preprocessing JSON file ({type(e).__name__}); write an object "
+                           f'like {{"mean": [0.5], "std": [0.5]}}') from None
+    if isinstance(d, dict) and isinstance(d.get("preprocess"), dict):
+        d = d["preprocess"]
+    keys = {"height", "width", "channels", "mean", "std", "labels", "native_scale"}
+    if not isinstance(d, dict) or not d or set(d) - keys:
+        raise EdgesegError(f"{path}: a preprocessing file is a JSON object with keys among {', '.join(sorted(keys))}")
+    return d
 
 
 def _broadcast(v: tuple[float, ...], c: int) -> tuple[float, ...]:

@@ -9,21 +9,16 @@ import torch
 from torch.utils.data import Dataset
 
 from edgeseg.data.augment import Augment
-from edgeseg.data.dataset import LabelMap, Sample, check_channels, read_image, read_mask
+from edgeseg.data.dataset import LabelMap, Sample, read_pair
 from edgeseg.data.preprocess import Preprocess
-from edgeseg.errors import EdgesegError
 
 
 def load_pair(s: Sample, pp: Preprocess, labels: LabelMap) -> tuple[np.ndarray, np.ndarray]:
     """One sample -> (C x H x W normalised float32, H x W int64 class indices) at the model size."""
-    img = read_image(s.image)
-    check_channels(img, pp.channels, s.image)
     assert s.mask is not None
-    raw = read_mask(s.mask)
-    if raw.shape != img.shape[:2]:
-        raise EdgesegError(f"{s.mask}: mask is {raw.shape[1]}x{raw.shape[0]} but its image is "
-                           f"{img.shape[1]}x{img.shape[0]} (W x H); masks must match their images")
-    return pp.image(img), pp.mask(labels.apply(raw, s.mask))
+    img, mask = read_pair(s, pp.channels, labels)
+    assert mask is not None
+    return pp.image(img), pp.mask(mask)
 
 
 class SegArrays(Dataset):
@@ -74,13 +69,9 @@ class NativeCrops(SegArrays):
         self.stems = [s.stem for s in samples]
         self.raw: list[tuple[np.ndarray, np.ndarray]] = []
         for s in samples:
-            img = read_image(s.image)
-            check_channels(img, pp.channels, s.image)
             assert s.mask is not None
-            mask = labels.apply(read_mask(s.mask), s.mask)
-            if mask.shape != img.shape[:2]:
-                raise EdgesegError(f"{s.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
-                                   f"{img.shape[1]}x{img.shape[0]} (W x H); masks must match their images")
+            img, mask = read_pair(s, pp.channels, labels)
+            assert mask is not None
             self.raw.append((img, mask))
         self.pp, self.augment, self.seed, self.epoch, self.random = pp, augment, seed, 0, random
         c = pp.channels

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeseg.artifacts import read_sidecar
-from edgeseg.data.preprocess import Preprocess
+from edgeseg.artifacts import read_sidecar, sidecar_path
+from edgeseg.data.preprocess import Preprocess, given_preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.base import Runner
 from edgeseg.sidecars import CheckpointRecord, EngineSidecar, OnnxSidecar
@@ -90,8 +90,15 @@ def describe_artifact(path: str | Path) -> ArtifactInfo:
         raise EdgesegError(f"{path}: no such file; pass a checkpoint (.pt), an ONNX file (.onnx) or an engine")
     kind, rec, engine, meta = _read(path)
     pre = rec.preprocess if rec is not None else None
-    return ArtifactInfo(path, kind, Preprocess.from_dict(pre) if pre else None, rec.split if rec else None,
-                        rec.num_classes if rec else None, meta, rec, engine)
+    try:
+        pp = Preprocess.from_dict(pre) if pre else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        where = path if kind == "checkpoint" else sidecar_path(path)
+        keys = sorted(map(str, pre))[:6] if isinstance(pre, dict) else type(pre).__name__
+        raise EdgesegError(f"{where}: its recorded preprocessing is damaged ({keys}); re-create {path.name} "
+                           f"with the edgeseg command that made it") from None
+    return ArtifactInfo(path, kind, pp, rec.split if rec else None, rec.num_classes if rec else None, meta, rec,
+                        engine)
 
 
 @dataclass
@@ -104,16 +111,52 @@ class Artifact:
     num_classes: int | None = None
 
 
-def open_artifact(path: str | Path, *, device: str = "cpu", split_file: str | Path | None = None,
-                  threads: int | None = None) -> Artifact:
-    """A runner + the preprocessing (+ split) recorded with a .pt checkpoint, .onnx or .engine file."""
-    info = describe_artifact(path)
+GIVE_PREPROCESS = "or give it: --mean M [M M] --std S [S S] (--foreground) or --preprocess FILE.json"
+
+
+def _input_dims(info: ArtifactInfo) -> dict[str, Any]:
+    """height/width/channels of the artifact's input (None where dynamic), from its sidecar or ONNX graph."""
+    shape = None
+    inputs = info.meta.get("inputs")
+    if isinstance(inputs, list) and inputs and isinstance(inputs[0], dict):
+        shape = inputs[0].get("shape")
+    if shape is None and info.kind == "onnx":
+        from edgeseg.graph import onnx_input
+
+        shape = onnx_input(info.path)[1]
+    dims = [d if isinstance(d, int) and d > 0 else None for d in (shape or [])]
+    return dict(zip(("channels", "height", "width"), dims[1:4] if len(dims) == 4 else [None] * 3, strict=True))
+
+
+def resolve_preprocess(info: ArtifactInfo, given: dict[str, Any] | None = None) -> Preprocess:
+    """The recorded preprocessing, with `given` (--mean/--std/--foreground or a --preprocess file) in its place:
+    a foreign ONNX file (no edgeseg sidecar) runs once the user states how its inputs are normalised. Size and
+    channels default to the artifact's input. Neither recorded nor given: refused, with that hint."""
     path = info.path
-    if info.preprocess is None:
+    if not given:
+        if info.preprocess is not None:
+            return info.preprocess
         if info.kind == "checkpoint":
             raise EdgesegError(f"{path}: checkpoint records no preprocessing; train it with edgeseg train")
         raise EdgesegError(f"{path}: no preprocessing recorded (sidecar {path.name}.json with key 'preprocess' "
-                           f"missing); export it with edgeseg export")
+                           f"missing); export it with edgeseg export, {GIVE_PREPROCESS}")
+    base = info.preprocess.to_dict() if info.preprocess is not None else {"mean": [0.5], "std": [0.5],
+                                                                          **_input_dims(info)}
+    d = {**base, **{k: v for k, v in given.items() if v is not None}}
+    missing = [k for k in ("height", "width", "channels") if d.get(k) is None]
+    if missing:
+        raise EdgesegError(f"{path}: its input {'/'.join(missing)} is dynamic; give it in --preprocess FILE.json "
+                           f'(e.g. {{"height": 256, "width": 256, "channels": 1, "mean": [0.5], "std": [0.5]}})')
+    return given_preprocess(d, f"preprocessing for {path}")
+
+
+def open_artifact(path: str | Path, *, device: str = "cpu", split_file: str | Path | None = None,
+                  threads: int | None = None, preprocess: dict[str, Any] | None = None) -> Artifact:
+    """A runner + the preprocessing (+ split) recorded with a .pt checkpoint, .onnx or .engine file
+    (`preprocess`: given in place of, or over, the recorded one; see `resolve_preprocess`)."""
+    info = describe_artifact(path)
+    path = info.path
+    pre = resolve_preprocess(info, preprocess)
     runner: Runner
     if info.kind == "checkpoint":
         from edgeseg.runtime.torch_runner import TorchRunner
@@ -132,4 +175,4 @@ def open_artifact(path: str | Path, *, device: str = "cpu", split_file: str | Pa
         from edgeseg.data.dataset import read_split_file
 
         split = read_split_file(split_file)
-    return Artifact(path, info.kind, runner, info.preprocess, split, info.num_classes)
+    return Artifact(path, info.kind, runner, pre, split, info.num_classes)

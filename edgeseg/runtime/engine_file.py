@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg import trt_compat as tc
-from edgeseg.artifacts import read_sidecar, sha256_file, sidecar_path
+from edgeseg.artifacts import read_sidecar, sidecar_path
 from edgeseg.errors import EdgesegError
+from edgeseg.integrity import verify_recorded
 from edgeseg.sidecars import EngineSidecar
 
 
@@ -50,9 +51,7 @@ def check_engine_file(path: str | Path, sidecar_check: bool = True, flavour: str
         _check_rtx_header(path, head, size)
     if want is not None and size != want:
         raise EdgesegError(f"{path}: engine file is {size} bytes, its sidecar says {want}; {rebuild}")
-    if side.sha256 != sha256_file(path):
-        raise EdgesegError(f"{path}: engine file changed since it was built (sha256 differs from its sidecar); "
-                           f"{rebuild}")
+    verify_recorded(path, meta, "edgeseg build-engine")
     return meta
 
 

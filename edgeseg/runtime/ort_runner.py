@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeseg.artifacts import read_sidecar
 from edgeseg.errors import EdgesegError
+from edgeseg.integrity import verify_recorded
 from edgeseg.runtime.base import Runner, TensorMeta
 
 _ORT_DTYPES = {"tensor(float)": np.dtype(np.float32), "tensor(float16)": np.dtype(np.float16),
@@ -29,6 +31,7 @@ class OnnxRuntimeRunner(Runner):
 
         if not self.path.is_file():
             raise EdgesegError(f"{self.path}: no such ONNX file; create it with edgeseg export")
+        verify_recorded(self.path, read_sidecar(self.path))  # its bytes, before ONNX Runtime parses them
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if self.threads:
