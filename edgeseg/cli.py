@@ -27,6 +27,8 @@ COMMAND_MODULES = [
     "optimize",   # edgeseg optimize
     "bench",      # edgeseg bench, edgeseg plot
     "claims",     # edgeseg claims
+    "campaign",   # edgeseg campaign plan|run|status|summary (edgeseg.study)
+    "compare",    # edgeseg compare (edgeseg.study)
     "demo",       # edgeseg demo (the README's main command)
 ]
 
