@@ -52,7 +52,8 @@ def status_lines(plan: Plan, jobs: list[Job]) -> list[str]:
         out.append(f"  {ds:22s} {v:20s} " + ", ".join(f"{k} {n}" for k, n in sorted(c.items())))
         for k, n in c.items():
             total[k] = total.get(k, 0) + n
-    same = list(plan.same_as)
+    pairs = {(j.dataset, j.variant) for j in jobs}
+    same = [s for s in plan.same_as if (s.dataset, s.variant) in pairs]
     out.append(f"total {len(jobs)} runs: " + ", ".join(f"{k} {n}" for k, n in sorted(total.items()))
                + (f" ({len(same)} more read from another run: same_as)" if same else ""))
     return out
