@@ -54,7 +54,8 @@ def main() -> int:
     print("| network | runs | CPU core-hours (extrapolated) | GPU-hours (estimate, assumed "
           f"{SPEEDUP_LO}-{SPEEDUP_HI}x a core) |\n|---|---:|---:|---:|")
     print("\n".join(rows))
-    print(f"| **total** | {len(plan.all_jobs())} | {total:,.0f} | {total / SPEEDUP_HI:,.0f}-{total / SPEEDUP_LO:,.0f} |")
+    lo, hi = total / SPEEDUP_HI, total / SPEEDUP_LO
+    print(f"| **total** | {len(plan.all_jobs())} | {total:,.0f} | {lo:,.0f}-{hi:,.0f} |")
     return 0
 
 
