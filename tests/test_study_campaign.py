@@ -3,7 +3,8 @@
 * Ray and the in-process path give byte-equal per-image CSVs;
 * a worker killed mid-run: Ray retries the task, the run resumes from last.pt, finishes once, and its CSV
   equals the uninterrupted one (no half-written result file is left);
-* two `campaign run` processes on one plan split the runs, none trained twice.
+* two `campaign run` processes on one plan split the runs, none trained twice (one of them without Ray);
+* `edgeseg compare` with --device-bench on the result.
 Tiny recipe (32x32, 12 images, 3 epochs) so the whole file stays in seconds of training.
 """
 
@@ -115,17 +116,44 @@ def test_killed_worker_resumes_once(plan_file: Path, in_process: Path, ray_local
 
 def test_two_processes_split_the_runs(plan_file: Path, in_process: Path) -> None:
     res = plan_file.parent / "two"
-    cmd = [sys.executable, "-m", "edgeseg", "campaign", "run", str(plan_file), "--results", str(res),
-           "--checkpoints", str(plan_file.parent / "two-runs"), "--no-ray"]
+    args = ["campaign", "run", str(plan_file), "--results", str(res), "--checkpoints",
+            str(plan_file.parent / "two-runs")]
+    no_ray = f"import sys; sys.modules['ray'] = None; from edgeseg.cli import main; sys.exit(main({args!r}))"
+    cmds = [[sys.executable, "-m", "edgeseg", *args, "--no-ray"], [sys.executable, "-c", no_ray]]  # Ray absent
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for _ in range(2)]
+    procs = [subprocess.Popen(c, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for c in cmds]
     logs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], logs
     trained = [{" ".join(line.split("] ", 1)[1].split(":")[0].split()) for line in log.splitlines()
                 if ": trained" in line} for log in logs]
     assert not trained[0] & trained[1], trained  # no run trained by both
     assert len(trained[0] | trained[1]) == 4, logs
-    assert all("one by one in this process (--no-ray)" in log for log in logs)
+    assert "one by one in this process (--no-ray)" in logs[0]
+    assert "one by one in this process (Ray is not installed; pip install 'edgeseg[cluster]'" in logs[1]
     assert _csvs(res) == _csvs(in_process)
     assert all(json.loads(p.read_text())["resumes"] == 0 for p in res.glob("*/*/*.json"))
+
+
+def test_compare_report_and_device_bench(plan_file: Path, in_process: Path, tmp_path: Path) -> None:
+    """`edgeseg compare` on the in-process campaign: intervals, learned k of n, optimize of each best seed."""
+    from edgeseg.cli import main
+
+    out = tmp_path / "cmp"
+    assert main(["compare", str(in_process), "--out", str(out), "--device-bench", "--checkpoints",
+                 str(plan_file.parent / "ref-runs"), "--data", f"synth={plan_file.parent / 'data'}",
+                 "--precisions", "fp32", "--threads", "1", "--rounds", "1", "--iters", "2",
+                 "--max-dice-drop", "100"]) == 0
+    doc = json.loads((out / "compare.json").read_text())
+    rows = {r["network"]: r for r in doc["networks"]}
+    assert set(rows) == {"tinyunet", "ulite"} and any(r["learned"] for r in rows.values())
+    for r in rows.values():
+        assert r["runs"] == 2 and 0 <= r["learned"] <= 2
+        if r["learned"]:
+            t = r["test_dice"]
+            assert t["lo"] <= t["estimate"] <= t["hi"] and t["runs"] == [r["learned"]] and t["n_images"] == 3
+            d = r["device"]
+            assert d["artifact"] == "fp32 b1" and d["p50_ms"] > 0 and d["p99_ms"] >= d["p50_ms"]
+            assert Path(d["optimize"]).is_file()
+    md = (out / "compare.md").read_text()
+    assert "**Recommendation.**" in md and "TensorRT engines:" in md and (out / "compare.png").is_file()

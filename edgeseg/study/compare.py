@@ -102,7 +102,8 @@ def recommendation(doc: dict[str, Any], ds: str) -> str:
     top, tied = rows[0], _undecided(rows)
     t = top["test_dice"]
     parts = [f"On {ds}, {top['network']} has the highest test Dice, {t['estimate']:.3f} [{t['lo']:.3f}, "
-             f"{t['hi']:.3f}] (learned in {top['learned']} of {top['runs']} runs)."]
+             f"{t['hi']:.3f}] over its learned runs (learned in {top['learned']} of {top['runs']} runs"
+             + (f"; {top['test_dice_all_runs']:.3f} over all of them" if top["learned"] < top["runs"] else "") + ")."]
     if top["learned"] < 2:
         parts.append(f"It rests on {top['learned']} learned run, so the seeds cannot be told from the network: "
                      f"the data cannot decide.")
