@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="data folder per set (default: the shared set of that name)")
     p.add_argument("--max-dice-drop", type=float, default=0.5, help="optimize's budget, pp (default 0.5)")
     p.add_argument("--precisions", nargs="+", default=["fp32", "fp16", "int8"])
+    p.add_argument("--rewrites", nargs="+", default=["none", "default"], help="graph variants (as optimize)")
     p.add_argument("--batches", nargs="+", type=int, default=[1])
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     p.add_argument("--rounds", type=int, default=5)
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.checkpoints:
             raise EdgesegError("--device-bench needs --checkpoints DIR (the campaign's checkpoint folder)")
         folders = dict(kv.split("=", 1) for kv in args.data if "=" in kv)
-        opts = {"max_dice_drop": args.max_dice_drop, "precisions": args.precisions, "variants": ["none"],
+        opts = {"max_dice_drop": args.max_dice_drop, "precisions": args.precisions, "variants": args.rewrites,
                 "batches": args.batches, "threads": args.threads, "rounds": args.rounds, "iters": args.iters,
                 "plot": False}
         device_bench(doc, args.checkpoints, args.out, opts=opts,

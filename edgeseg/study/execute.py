@@ -130,6 +130,6 @@ def run_plan(plan: Plan, jobs: list[Job], *, address: str | None = None, cpus_pe
 
 
 def summary_line(states: dict[Any, str]) -> str:
-    trained = sum(s.startswith("trained") for s in states.values())
+    trained = sum(s.startswith(("trained", "scored")) for s in states.values())
     busy = sum(s == BUSY for s in states.values())
-    return f"{trained} trained, {busy} left to another process, {len(states) - trained - busy} already done"
+    return f"{trained} trained or scored, {busy} left to another process, {len(states) - trained - busy} already done"

@@ -127,21 +127,21 @@ def history(out: Path) -> list[float]:
     return [round(float(h["val_dice"]), 6) for h in doc.get("history") or []]
 
 
-def _train(plan: Plan, job: Job, out: Path, split: dict[str, Any], device: str) -> tuple[dict[str, Any], bool]:
+def _train(plan: Plan, job: Job, out: Path, split: dict[str, Any], device: str) -> tuple[dict[str, Any], str]:
     from edgeseg.train import train
 
     status = None
     if (out / "metrics.json").is_file():
         status = json.loads((out / "metrics.json").read_text()).get("status")
     if status == "complete" and (out / "best.pt").is_file():  # trained, but its scoring was cut short
-        return json.loads((out / "metrics.json").read_text()), False
+        return json.loads((out / "metrics.json").read_text()), "scored (trained earlier)"
     if status == "training" and (out / "last.pt").is_file():
-        return train(out, resume=True, quiet=True), True
+        return train(out, resume=True, quiet=True), "trained (resumed)"
     net, s = plan.networks[job.variant], plan.recipe(job.dataset, job.variant)
     return train(out, model=net["model"], data=str(plan.data_dir(job.dataset)), size=tuple(s["size"]),
                  epochs=s["epochs"], batch=s["batch"], lr=s["lr"], seed=job.seed, foreground=s["foreground"],
                  model_options=net["options"], split={k: split[k] for k in ("train", "val", "test")}, quiet=True,
-                 native_crop=s["native_crop"], augment=s["augment"], device=device), False
+                 native_crop=s["native_crop"], augment=s["augment"], device=device), "trained"
 
 
 def run_job(plan: Plan, job: Job, *, threads: int, command: str, code: tuple[str, bool],
@@ -168,7 +168,7 @@ def run_job(plan: Plan, job: Job, *, threads: int, command: str, code: tuple[str
         lock.flush()
         torch.set_num_threads(threads)
         t0 = time.perf_counter()
-        res, resumed = _train(plan, job, out, split, device)
+        res, how = _train(plan, job, out, split, device)
         levels = [(job.variant, None)] + [(f"unetsharp-l{k}", k) for k in net.get("score_levels") or []]
         limit = net.get("test_limit")
         stems = split["test"][:limit] if limit else split["test"]
@@ -199,5 +199,4 @@ def run_job(plan: Plan, job: Job, *, threads: int, command: str, code: tuple[str
             write_json_atomic(j_path, doc)
         first = plan.result_paths(job)[1]
         d = json.loads(first.read_text())
-        return (f"trained{' (resumed)' if resumed else ''}: val {res.get('val_dice') or 0:.4f}, "
-                f"test {d['test_dice']:.4f}")
+        return f"{how}: val {res.get('val_dice') or 0:.4f}, test {d['test_dice']:.4f}"
