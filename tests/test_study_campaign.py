@@ -67,7 +67,7 @@ def in_process(plan_file: Path) -> Path:
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'edgeseg[cluster]')")
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -76,9 +76,10 @@ def _csvs(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.glob("*/*/*.csv"))}
 
 
-def test_ray_equals_in_process(plan_file: Path, in_process: Path, ray_local) -> None:
+def test_ray_equals_in_process(plan_file: Path, in_process: Path, ray_local, monkeypatch) -> None:
     res = plan_file.parent / "ray"
-    plan = load_plan(plan_file, results=res, runs=plan_file.parent / "ray-runs")
+    monkeypatch.chdir(plan_file.parent)  # relative folders: the Ray workers must write where the caller meant
+    plan = load_plan(plan_file, results="ray", runs="ray-runs")
     states = run_plan(plan, plan.jobs(), argv=["test"], log=lambda m: None)
     assert len(states) == 4 and all(s.startswith("trained") for s in states.values()), states
     ref = _csvs(in_process)

@@ -42,8 +42,9 @@ def _init_ray(address: str | None) -> None:
 
     if ray.is_initialized():
         return
-    if address is None:  # the embedded default: a local instance sized to this machine
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=True,
+    if address is None:  # the embedded default: a NEW local instance sized to this machine ("local" never
+        # joins another instance that happens to run on this host)
+        ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=True,
                  configure_logging=False)
     else:
         try:

@@ -59,10 +59,10 @@ def machine() -> str:
 
 def train_command(plan: Plan, job: Job, out: Path, threads: int) -> str:
     net, s = plan.networks[job.variant], plan.recipe(job.dataset, job.variant)
-    cmd = ["edgeseg", "train", net["model"], "--data", plan.data_arg(job.dataset), "--out", str(out), "--size",
+    cmd = ["edgeseg", "train", net["model"], "--data", plan.data_arg(job.dataset), "--out", plan.shown(out), "--size",
            *map(str, s["size"]), "--epochs", str(s["epochs"]), "--batch", str(s["batch"]), "--lr", str(s["lr"]),
            "--seed", str(job.seed), "--foreground", s["foreground"], "--split-file",
-           str(split_file(plan, job.dataset, job.fold)), "--quiet"]
+           plan.shown(split_file(plan, job.dataset, job.fold)), "--quiet"]
     for k, v in net["options"].items():
         cmd += ["--opt", f"{k}={json.dumps(v) if not isinstance(v, str) else v}"]
     if s["native_crop"]:

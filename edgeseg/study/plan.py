@@ -1,7 +1,8 @@
 """A campaign plan: a TOML file -> a validated `Plan` (every check runs before any training starts).
 
     name = "claims"
-    results = "benchmarks/results/campaign"   # relative paths: against the current directory
+    results = "benchmarks/results/campaign"   # relative paths: against the current directory (made absolute;
+                                               # on a multi-node cluster they must be on a shared filesystem)
     runs = "../campaign-runs"                  # checkpoints (last.pt / best.pt), outside the repo
     split_seed = 0
     aliases = { sdunet = "sdunet-ws-layer" }   # a claim's network name -> a variant
@@ -89,6 +90,14 @@ class Plan:
     same_as: dict[Job, Job] = field(default_factory=dict)
     order: list[dict[str, list[Any]]] = field(default_factory=list)
     recipe_text: str = RECIPE_TEXT
+    base: Path = field(default_factory=Path.cwd)  # where relative paths were given (recorded commands use it)
+
+    def shown(self, p: Path) -> str:
+        """A path as the recorded commands show it: relative to `base` when inside it."""
+        try:
+            return p.relative_to(self.base).as_posix()
+        except ValueError:
+            return str(p)
 
     def data_dir(self, ds: str) -> Path:
         spec = self.sets[ds]
@@ -294,8 +303,9 @@ def load_plan(path: str | Path, *, results: str | Path | None = None, runs: str 
     networks = {v: _check_network(path, v, net, sets) for v, net in _check_keys(
         path, "networks", doc["networks"], set(doc["networks"])).items()}
     plan = Plan(path=path, name=str(doc.get("name") or path.stem),
-                results=Path(results or doc.get("results") or f"campaign-{path.stem}"),
-                runs=Path(runs or doc.get("runs") or f"campaign-{path.stem}-runs"),
+                # absolute: a Ray worker's current directory is not the caller's
+                results=Path(os.path.abspath(results or doc.get("results") or f"campaign-{path.stem}")),
+                runs=Path(os.path.abspath(runs or doc.get("runs") or f"campaign-{path.stem}-runs")),
                 split_seed=int(doc.get("split_seed", 0)), sets=sets, networks=networks,
                 aliases=dict(doc.get("aliases") or {}), recipe_text=str(doc.get("recipe_text") or RECIPE_TEXT))
     for i, e in enumerate(doc.get("same_as") or []):
