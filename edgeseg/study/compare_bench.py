@@ -22,8 +22,7 @@ def checkpoint(checkpoints: Path, row: dict[str, Any]) -> Path:
     return checkpoints / row["dataset"] / row["network"] / f"f{fold}-s{row['best_seed']}" / "best.pt"
 
 
-def peak_memory_mb(path: str, threads: int, batch: int, iters: int = 20) -> float:
-    """Resident-set growth (MiB) while opening the artifact and running `iters` inferences."""
+def _peak_here(path: str, threads: int, batch: int, iters: int) -> float:
     import numpy as np
 
     from edgeseg.bench.memory import PeakRss
@@ -37,6 +36,21 @@ def peak_memory_mb(path: str, threads: int, batch: int, iters: int = 20) -> floa
         for _ in range(iters):
             r.infer({name: x})
     return round(rss.stop(), 1)
+
+
+def peak_memory_mb(path: str, threads: int, batch: int, iters: int = 20) -> float | None:
+    """Resident-set growth (MiB) while opening the artifact and running `iters` inferences, in a fresh process
+    (in this one, optimize already ran it: the allocator's arenas are reused and the growth reads 0)."""
+    import subprocess
+    import sys
+
+    code = (f"from edgeseg.study.compare_bench import _peak_here; "
+            f"print(_peak_here({path!r}, {threads}, {batch}, {iters}))")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        return None
 
 
 def bench_network(row: dict[str, Any], ckpt: Path, data: Path, out: Path, opts: dict[str, Any]) -> dict[str, Any]:

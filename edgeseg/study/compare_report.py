@@ -23,7 +23,8 @@ def _device_cells(d: dict[str, Any] | None) -> list[str]:
         return ["MISSING: " + d["missing"].split(";")[0], "-", "-", "-"]
     drop = d["val_dice_drop_pp"]
     return [f"{d['artifact']} ({d['threads']} thr; val drop {drop['mean']:+.2f} pp, CI hi {drop['high']:.2f})",
-            f"{d['p50_ms']:.2f}", f"{d['p99_ms']:.2f}", f"{d['peak_mem_mb']:.1f}"]
+            f"{d['p50_ms']:.2f}", f"{d['p99_ms']:.2f}",
+            "-" if d["peak_mem_mb"] is None else f"{d['peak_mem_mb']:.1f}"]
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -47,7 +48,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
         lines += ["## Device bench", "",
                   f"Machine: {doc.get('machine', '?')}. `edgeseg optimize` of each network's best seed with "
                   f"{b['options']}; Dice drops are on the VALIDATION split, latency per image (interleaved "
-                  f"rounds), peak memory = resident-set growth while opening and running the selected artifact. "
+                  f"rounds), peak memory = resident-set growth while opening and running the selected artifact "
+                  f"in a fresh process. "
+                  f"CPU ISA: {', '.join((doc.get('cpu') or {}).get('flags') or ['?'])}. "
                   f"TensorRT engines: {b['engines']}.", ""]
     if doc.get("problems"):
         lines += ["## Files skipped", "", *[f"- {p}" for p in doc["problems"]], ""]
@@ -74,8 +77,13 @@ def plot(doc: dict[str, Any], path: Path) -> bool:
                     fmt="o", capsize=4, label=f"{r['network']} ({r['learned']}/{r['runs']} learned)")
         ax.annotate(r["network"], (x, t["estimate"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
     if benched:
-        ax.set_xlabel("latency per image, ms (p50; bar to p99), fastest artifact within the Dice budget")
+        from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+        ax.set_xlabel("ms per image (p50, bar to p99), fastest artifact within the Dice budget", fontsize=8)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     else:
         ax.set_xticks(range(len(rows)), [r["network"] for r in rows], rotation=20)
     ax.set_ylabel("test Dice (95% two-level interval)")
