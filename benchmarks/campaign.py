@@ -6,7 +6,7 @@
                                   [--checkpoints DIR] [--results DIR]
 
 The runs, recipes, splits, result schema and paths are those this script always had (the plan file's
-plan.json, splits and 170 runs equal the committed ones: tests/test_study_plan.py). Runs are Ray tasks where
+plan.json, splits and runs equal the committed ones: tests/test_study_plan.py). Runs are Ray tasks where
 Ray is installed (a local instance sized to this machine), else one by one in-process.
 """
 

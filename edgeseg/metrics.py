@@ -17,6 +17,7 @@ sum the confusion counts over the whole set first (global Dice, insensitive to t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,23 @@ NAMES = ("dice", "iou", "accuracy", "precision", "recall")
 # A best Dice below this on a set whose masks have foreground: the network predicts (almost) none; a run that
 # never learned (training warns, reports name it). Far below any trained network here (>= 0.3) and above 0.
 NEVER_LEARNED = 0.05
+
+
+def never_learned(pooled_dice: Sequence[float | None]) -> bool:
+    """THE definition of a run that never learned (training's warning, the claims, compare): its pooled Dice
+    stayed below NEVER_LEARNED wherever it was measured (each epoch's validation, or the test set). Pooled,
+    because the mean over images scores an empty prediction on an empty mask 1 (Kvasir's native crops: a mean
+    of 0.567 from a U-Net that found no polyp). Empty or unmeasured -> False (nothing to judge)."""
+    vals = list(pooled_dice)
+    return bool(vals) and all(v is not None and v < NEVER_LEARNED for v in vals)
+
+
+def pooled_dice_bound(per_image_dice: Sequence[float]) -> float:
+    """An upper bound of the pooled Dice from per-image Dice alone: pooled Dice is the mean of the per-image
+    Dice weighted by each image's 2TP + FP + FN, so it never exceeds the largest of them (an image whose mask
+    and prediction are both empty scores 1 and only raises the bound). Lets a per-image CSV without pixel
+    counts be judged by `never_learned`: a bound below NEVER_LEARNED proves the pooled Dice is too."""
+    return max(per_image_dice) if len(per_image_dice) else float("nan")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from edgeseg.data.dataset import LabelMap, SegFolder, is_gray, make_split, parse
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.data.torchdata import SegArrays, split_dataset
 from edgeseg.errors import EdgesegError
-from edgeseg.metrics import NEVER_LEARNED
+from edgeseg.metrics import NEVER_LEARNED, never_learned
 
 MAX_DEFAULT_SIDE = 256
 # Options that change neither the data nor the maths: may differ on --resume and stay out of the cache key.
@@ -161,8 +161,7 @@ def never_learned_warning(history: list[dict[str, Any]], epochs: int) -> str | N
     it at the end): a late start is not a collapse (in the campaign TinyU-Net finds its first ISBI foreground at
     epoch 17-23 of 30, its first Kvasir one at epoch 7-8 of 15)."""
     pooled = [h["val_dice_pooled"] for h in history if h.get("val_dice_pooled") is not None]
-    scores = pooled or [h["val_dice"] for h in history]
-    if len(history) < epochs or any(v is None or v >= NEVER_LEARNED for v in scores):
+    if len(history) < epochs or not never_learned(pooled or [h["val_dice"] for h in history]):
         return None
     return (f"validation Dice stayed below {NEVER_LEARNED} at all {len(history)} epochs: the network predicts no "
             "foreground (a run that never learned); retrain with another --seed")

@@ -1,8 +1,9 @@
 """Trained-accuracy checks, decided from the training campaign's per-image scores only.
 
-Every comparison is a paired bootstrap interval of (model - comparator) over the test images both were
-scored on, each image averaged over its training seeds first (`edgeseg.claims.stats`), turned into a verdict
-by `edgeseg.claims.verdicts` (thresholds, margin, caps). The older one-seed `train-*.json` files do not decide
+Every comparison is a two-level interval of (model - comparator) over the learned runs of each network and
+the test images both were scored on (`edgeseg.intervals`), turned into a per-set verdict by
+`edgeseg.claims.verdicts` (thresholds, margin) and `edgeseg.claims.accuracy_rules` (seed cap, images cap,
+reliability, budget), then combined across sets. The older one-seed `train-*.json` files do not decide
 any accuracy verdict: where the campaign has no runs yet, the verdict is "inconclusive at this budget" with
 the reason "not yet measured (campaign pending)".
 
@@ -16,9 +17,13 @@ the metric.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from edgeseg.claims import accuracy_rules as ar
 from edgeseg.claims.campaign import Campaign
+from edgeseg.claims.report_summary import short_ours
 from edgeseg.claims.stats import Interval, compare, mean_interval, seed_mean
 from edgeseg.claims.verdicts import (
     FAILS,
@@ -26,7 +31,6 @@ from edgeseg.claims.verdicts import (
     INCONCLUSIVE,
     PART,
     PENDING,
-    SINGLE_SEED,
     ClaimRow,
     cap,
     combine,
@@ -35,7 +39,6 @@ from edgeseg.claims.verdicts import (
     rank_verdict,
     threshold,
 )
-from edgeseg.metrics import NEVER_LEARNED
 
 # data set (substring) -> suffix of the deciding score; see the module docstring.
 DATASET_METRIC = {"isbi": "_interior"}
@@ -54,32 +57,38 @@ def _other_metric(metric: str) -> str | None:
 
 
 def pair(camp: Campaign, ds: str, a: str, b: str, metric: str) -> tuple[Interval | None, str]:
-    """(model - comparator) interval on data set `ds`, with 'n images, seeds a/b' for the report."""
-    pa, pb = camp.per_image(ds, a, metric), camp.per_image(ds, b, metric)
+    """(a - b) two-level interval over the learned runs, with 'n images, learned seeds' for the report."""
+    pa = camp.per_image(ds, a, metric, learned_only=True)
+    pb = camp.per_image(ds, b, metric, learned_only=True)
     ci = compare(pa, pb) if pa and pb else None
-    sa, sb = len(camp.seeds(ds, a)), len(camp.seeds(ds, b))
-    n = ci.n if ci else 0
-    return ci, f"n={n} images, seeds {a} {sa} / {b} {sb}"
+    (ka, na), (kb, nb) = ar.learned_seeds(camp, ds, a), ar.learned_seeds(camp, ds, b)
+    return ci, f"n={ci.n if ci else 0} images, learned seeds {a} {ka}/{na}, {b} {kb}/{nb}"
 
 
-def _without_dead(camp: Campaign, ds: str, a: str, b: str, metric: str) -> str:
-    """'; without the runs that never learned: <interval>' where either side has such a run, else ''."""
-    if not camp.dead_runs(ds, a) and not camp.dead_runs(ds, b):
-        return ""
-    ci = compare(camp.per_image(ds, a, metric, learned_only=True), camp.per_image(ds, b, metric, learned_only=True))
-    return f"; without the runs that never learned: {ci.fmt() if ci else 'n/a'} (shown beside, not deciding)"
+def _fmt(ci: Interval | None) -> str:
+    return ci.fmt() if ci else "n/a"
 
 
 def _mean(camp: Campaign, ds: str, name: str, metric: str, on: set[str] | None = None) -> float | None:
-    """Seed-averaged mean over the test images (only those in `on`, when given)."""
-    m = {k: v for k, v in seed_mean(camp.per_image(ds, name, metric)).items() if on is None or k in on}
+    """Mean over the learned runs and the test images (only those in `on`, when given)."""
+    m = {k: v for k, v in seed_mean(camp.per_image(ds, name, metric, learned_only=True)).items()
+         if on is None or k in on}
     return sum(m.values()) / len(m) if m else None
 
 
-def _paired_means(camp: Campaign, ds: str, a: str, b: str, metric: str) -> tuple[float | None, float | None]:
-    """Both networks' means over the images both were scored on: the images the interval is taken over."""
-    common = set(camp.per_image(ds, a, metric)) & set(camp.per_image(ds, b, metric))
-    return _mean(camp, ds, a, metric, common), _mean(camp, ds, b, metric, common)
+@dataclass
+class Judged:
+    """One data set's outcome of one claim under one budget."""
+
+    verdict: str
+    reason: str
+    ours: str = ""
+    ci: str = ""
+    details: list[str] = field(default_factory=list)
+    short: str = ""
+
+
+Judge = Callable[[str, str, dict[str, str]], Judged]
 
 
 def _start(row: ClaimRow, t: dict[str, Any], camp: Campaign, names: list[str]) -> tuple[list[str], list[str]]:
@@ -101,39 +110,55 @@ def _start(row: ClaimRow, t: dict[str, Any], camp: Campaign, names: list[str]) -
     return ready, pending
 
 
-def _finish(row: ClaimRow, t: dict[str, Any], camp: Campaign, verdicts: list[str], ready: list[str],
-            pending: list[str], names: list[str], rule: str, reasons: list[str]) -> None:
-    """Verdict across data sets, with each set's outcome (`reasons`, one per ready set) in the reason."""
+def _judge_set(camp: Campaign, ds: str, metric: str, names: list[str], judge: Judge) -> Judged:
+    """One set: the judged verdict, then the rules of `accuracy_rules` in their order."""
+    j = judge(ds, metric, {n: n for n in names})
+    notes = []
+    for capped, why in (ar.seed_cap(camp, ds, names, j.verdict), ar.images_cap(camp, ds, names, metric, j.verdict)):
+        if why:
+            j.verdict = capped
+            notes.append(why)
+    if ar.budget_ready(camp, ds, names, metric):
+        j2 = judge(ds, metric, {n: ar.budget_variant(camp, n) for n in names})
+        new = ar.budget_rule(j.verdict, j2.verdict)
+        if new != j.verdict:
+            notes.append(f"{ar.BUDGET_DEPENDS}: {j.verdict} at the campaign's epochs, {j2.verdict} at 2x "
+                         f"({j2.ours}; {j2.ci})")
+        else:
+            notes.append(f"the same at 2x epochs ({j2.ci})")
+        j.details.append(f"{ds}: at 2x epochs: {j2.ci} -> {j2.verdict}")
+        j.verdict = new
+    elif j.verdict in (HOLDS, FAILS):
+        notes.append("not yet trained at 2x epochs")
+    qualifier = ar.reliability(camp, ds, names)
+    if qualifier:
+        notes.append(qualifier)
+    if notes:
+        j.reason += "; " + "; ".join(notes)
+    return j
+
+
+def _run_check(row: ClaimRow, t: dict[str, Any], camp: Campaign, names: list[str], judge: Judge, rule: str) -> None:
+    ready, pending = _start(row, t, camp, names)
+    outcomes = [(ds, _judge_set(camp, ds, metric_for(t, ds), names, judge)) for ds in ready]
+    row.ours = "; ".join(f"{ds}: {j.ours}" for ds, j in outcomes if j.ours) or "-"
+    row.ci = "; ".join(f"{ds}: {j.ci}" for ds, j in outcomes if j.ci)
+    row.short = short_ours([(ds, j.short) for ds, j in outcomes])
+    for _, j in outcomes:
+        row.details += j.details
     if not ready:
         row.verdict = INCONCLUSIVE
         return
-    limits = []
-    for d in ready:
-        single = sorted(n for n in names if len(camp.seeds(d, n)) < 2)
-        if single:
-            limits.append(f"{SINGLE_SEED} on {d}: {', '.join(single)}")
-        # a k-fold set with folds still pending: the intervals cover part of its images
-        common = set.intersection(*(set(camp.per_image(d, n, "dice")) for n in names if camp.variant_runs(d, n)))
-        total = camp.n_test(d)
-        if total and len(common) < total:
-            limits.append(f"{len(common)} of {total} test images on {d} (runs pending)")
-    if pending:
-        limits.append(f"{PENDING} on {', '.join(pending)}")
-    if t.get("incomplete"):
-        limits.append(str(t["incomplete"]))
+    verdicts = [j.verdict for _, j in outcomes]
+    limits = ([f"{PENDING} on {', '.join(pending)}"] if pending else []) + \
+        ([str(t["incomplete"])] if t.get("incomplete") else [])
     v = combine(verdicts)
     row.verdict = cap(v, limits)
-    outcome = "; ".join(f"{d}: {r}" for d, r in zip(ready, reasons, strict=True))
-    tally = ", ".join(f"{sum(x == w for x in verdicts)} {w}" for w in (HOLDS, FAILS, INCONCLUSIVE, PART)
-                      if w in verdicts)
-    row.why = f"{rule}; per set ({len(ready)}): {tally}; {outcome}"
+    row.sets = ar.sets_tally(verdicts, len(ready) + len(pending))
+    row.qualifier = "; ".join(f"{ds}: {q}" for ds in ready if (q := ar.reliability(camp, ds, names)))
+    row.why = f"{rule}; {row.sets}; " + "; ".join(f"{ds}: {j.verdict} ({j.reason})" for ds, j in outcomes)
     if limits:
         row.why += ("; at best holds in part: " if v == HOLDS else "; also: ") + "; ".join(limits)
-    dead = [f"{n} seed {r.seed}{f' fold {r.fold}' if r.fold else ''} on {d}" for d in ready for n in names
-            for r in camp.dead_runs(d, n)]
-    if dead:  # kept in the seed average (the recipe's reliability is part of the result), but said here
-        row.why += (f"; includes runs that never learned (best validation or test Dice < {NEVER_LEARNED}): "
-                    f"{', '.join(dead)}")
     row.evidence = sorted({r.csv_path.rsplit("/", 2)[0] + "/" for d in ready for n in names
                            for r in camp.variant_runs(d, n)})
 
@@ -141,84 +166,71 @@ def _finish(row: ClaimRow, t: dict[str, Any], camp: Campaign, verdicts: list[str
 def check_accuracy_diff(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
     model, base, mode = t["model"], t["baseline"], t["mode"]
     thr = threshold(mode, float(t.get("margin", 0.01)))
-    ready, pending = _start(row, t, camp, [model, base])
-    verdicts, ours, cis, reasons = [], [], [], []
-    for ds in ready:
-        metric = metric_for(t, ds)
-        ci, info = pair(camp, ds, model, base, metric)
+
+    def judge(ds: str, metric: str, alias: dict[str, str]) -> Judged:
+        a, b = alias[model], alias[base]
+        ci, info = pair(camp, ds, a, b, metric)
         v, why = decide(ci, thr)
-        verdicts.append(v)
-        reasons.append(f"{v} ({why})")
-        ma, mb = _paired_means(camp, ds, model, base, metric)
-        ours.append(f"{ds}: {model} {ma:.3f} vs {base} {mb:.3f} {metric}" if ma is not None and mb is not None
-                    else f"{ds}: no paired images")
-        cis.append(f"{ds}: {metric} diff {ci.fmt() if ci else 'n/a'}, {info}"
-                   + _without_dead(camp, ds, model, base, metric))
-        row.details.append(f"{ds}: {metric} {model} - {base} = {ci.fmt() if ci else 'n/a'} (95% CI, {info}) "
-                           f"-> {v} ({why})")
+        common = set(camp.per_image(ds, a, metric, True)) & set(camp.per_image(ds, b, metric, True))
+        ma, mb = _mean(camp, ds, a, metric, common), _mean(camp, ds, b, metric, common)
+        j = Judged(v, why, f"{a} {ma:.3f} vs {b} {mb:.3f} {metric}" if ma is not None and mb is not None
+                   else "no paired images", f"{metric} {a} - {b} {_fmt(ci)} ({info})")
+        j.short = _fmt(ci)
+        j.details.append(f"{ds}: {metric} {a} - {b} = {_fmt(ci)} (95% two-level CI, {info}) -> {v} ({why})")
         other = _other_metric(metric)
-        if other and camp.per_image(ds, model, other):
-            oci, _ = pair(camp, ds, model, base, other)
-            cis[-1] += f"; {other} diff {oci.fmt() if oci else 'n/a'} (shown beside, not deciding)"
-            row.details.append(f"{ds}: shown beside, not deciding: {other} {model} - {base} = "
-                               f"{oci.fmt() if oci else 'n/a'}")
-    row.ours, row.ci = "; ".join(ours) or "-", "; ".join(cis)
+        if other and camp.per_image(ds, a, other):
+            oci, _ = pair(camp, ds, a, b, other)
+            j.details.append(f"{ds}: shown beside, not deciding: {other} {a} - {b} = {_fmt(oci)}")
+        return j
+
     rule = (f"{model} - {base} per-image {t['metric']} must be > {thr:+.3f}"
             + (" (better)" if mode == "better" else f" (comparable: margin {-thr:.2f})"))
-    _finish(row, t, camp, verdicts, ready, pending, [model, base], rule, reasons)
-
-
-def _ci_list(ds: str, diffs: dict[str, Interval | None]) -> str:
-    n = max((d.n for d in diffs.values() if d), default=0)
-    return f"{ds}: " + ", ".join(f"vs {o} {d.fmt() if d else 'n/a'}" for o, d in diffs.items()) + f", n={n} images"
+    _run_check(row, t, camp, [model, base], judge, rule)
 
 
 def check_accuracy_rank(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
-    model, want, among = t["model"], int(t["rank"]), [m for m in t["among"] if m != t["model"]]
-    ready, pending = _start(row, t, camp, [model])
-    verdicts, parts, used, reasons = [], [], {model}, []
-    for ds in ready:
-        metric = metric_for(t, ds)
-        # Planned comparators without runs yet stay in as "may be better" (None), so a partial campaign
-        # cannot make a rank hold by leaving a network out.
+    model, want = t["model"], int(t["rank"])
+    among = [m for m in t["among"] if m != model]
+    # Comparators the plan trains on a set but without runs yet stay in as "may be better" (None), so a partial
+    # campaign cannot make a rank hold by leaving a network out. The seed cap applies to the ranked network.
+    names = [model]
+
+    def judge(ds: str, metric: str, alias: dict[str, str]) -> Judged:
+        me = alias.get(model, model)
+        budget = me != model
         others = [o for o in among if camp.planned(ds, o) or (camp.planned(ds, o) is None and camp.variant_runs(ds, o))]
-        diffs = {o: pair(camp, ds, model, o, metric)[0] if camp.variant_runs(ds, o) else None for o in others}
+        others = [ar.budget_variant(camp, o) for o in others] if budget else others
+        diffs = {o: pair(camp, ds, me, o, metric)[0] if ar.learned_seeds(camp, ds, o)[0] >= ar.MIN_SEEDS else None
+                 for o in others}
         v, above, not_below = rank_verdict(diffs, want)
-        verdicts.append(v)
-        reasons.append(f"{v} ({above} decidedly above, {not_below} not decidedly below)")
-        used |= set(others)
-        means = {n: _mean(camp, ds, n, metric) for n in [model, *others] if camp.variant_runs(ds, n)}
+        means = {n: _mean(camp, ds, n, metric) for n in [me, *others] if camp.variant_runs(ds, n)}
         order = sorted(means, key=lambda k: -(means[k] or 0))
-        parts.append(f"{ds}: #{order.index(model) + 1} of {len(order)} by mean {metric}")
-        row.details.append(f"{ds}: {len(others)} others; decidedly above {model}: {above}; not decidedly below: "
-                           f"{not_below} -> {v}")
-        row.details += [f"  {ds}: {model} - {o} = {d.fmt() if d else 'n/a'} (n={d.n if d else 0})"
-                        + (_without_dead(camp, ds, model, o, metric) if d else "") for o, d in diffs.items()]
-        row.ci += ("; " if row.ci else "") + _ci_list(ds, diffs)
-    row.ours = "; ".join(parts) or "-"
-    rule = (f"rank <= {want} by pairwise intervals: holds when at most {want - 1} other network(s) may be better, "
-            f"fails when {want} or more are decidedly better")
-    _finish(row, t, camp, verdicts, ready, pending, sorted(used), rule, reasons)
+        j = Judged(v, f"{above} decidedly above, {not_below} not decidedly below (a comparator with fewer than "
+                      f"{ar.MIN_SEEDS} learned seeds may be better)",
+                   f"#{order.index(me) + 1} of {len(order)} by mean {metric}",
+                   ", ".join(f"vs {o} {_fmt(d)}" for o, d in diffs.items()))
+        j.short = j.ours
+        j.details += [f"  {ds}: {me} - {o} = {_fmt(d)}" for o, d in diffs.items()]
+        return j
+
+    rule = (f"rank <= {want} among the paper's own comparators ({', '.join(among)}) by pairwise intervals: holds "
+            f"when at most {want - 1} may be better, fails when {want} or more are decidedly better")
+    _run_check(row, t, camp, names, judge, rule)
 
 
 def check_accuracy_order(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
     models, worst = list(t["models"]), t["worst"]
-    ready, pending = _start(row, t, camp, models)
-    verdicts, parts, reasons = [], [], []
-    for ds in ready:
-        metric = metric_for(t, ds)
-        diffs = {o: pair(camp, ds, worst, o, metric)[0] for o in models if o != worst}
+
+    def judge(ds: str, metric: str, alias: dict[str, str]) -> Judged:
+        diffs = {o: pair(camp, ds, alias[worst], alias[o], metric)[0] for o in models if o != worst}
         v = lowest_verdict(diffs)
-        verdicts.append(v)
-        reasons.append(v)
-        means = ", ".join(f"{m} {_mean(camp, ds, m, metric):.3f}" for m in models)
-        parts.append(f"{ds}: {means} ({metric})")
-        row.details.append(f"{ds}: " + ", ".join(f"{worst} - {o} = {d.fmt() if d else 'n/a'}" for o, d in diffs.items())
-                           + f" -> {v}")
-        row.ci += ("; " if row.ci else "") + _ci_list(ds, diffs)
-    row.ours = "; ".join(parts) or "-"
-    _finish(row, t, camp, verdicts, ready, pending, models,
-            f"{worst} must be decidedly below every other of {', '.join(models)} (pairwise intervals)", reasons)
+        means = ", ".join(f"{alias[m]} {_mean(camp, ds, alias[m], metric) or float('nan'):.3f}" for m in models)
+        below = f"{worst} decidedly below {sum(d is not None and d.hi < 0 for d in diffs.values())} of {len(diffs)}"
+        return Judged(v, below, f"{means} ({metric})", ", ".join(f"{worst} - {o} {_fmt(d)}" for o, d in diffs.items()),
+                      short=below)
+
+    _run_check(row, t, camp, models, judge,
+               f"{worst} must be decidedly below every other of {', '.join(models)} (pairwise intervals)")
 
 
 def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
@@ -232,40 +244,31 @@ def check_ws_ablation(row: ClaimRow, t: dict[str, Any], camp: Campaign) -> None:
     """
     model, none, base = t["model"], t["no_ws"], t["baseline"]
     thr = threshold("comparable", float(t.get("margin", 0.01)))
-    ready, pending = _start(row, t, camp, [model, none, base])
-    verdicts, ours, reasons = [], [], []
-    for ds in ready:
-        metric = metric_for(t, ds)
-        ci_a, info_a = pair(camp, ds, model, none, metric)
-        ci_b, info_b = pair(camp, ds, model, base, metric)
-        va, vb = decide(ci_a, 0.0)[0], decide(ci_b, thr)[0]
-        # The claim presumes a drop to recover: depthwise separable without WS below U-Net (comparable fails).
-        ci_c, _ = pair(camp, ds, none, base, metric)
-        drop = decide(ci_c, thr)[0]
+
+    def judge(ds: str, metric: str, alias: dict[str, str]) -> Judged:
+        m, n, b = alias[model], alias[none], alias[base]
+        ci_a, info_a = pair(camp, ds, m, n, metric)
+        ci_b, info_b = pair(camp, ds, m, b, metric)
+        ci_c, _ = pair(camp, ds, n, b, metric)
+        (va, why_a), (vb, why_b), drop = decide(ci_a, 0.0), decide(ci_b, thr), decide(ci_c, thr)[0]
         premise = ("there is a drop to recover" if drop == FAILS else "there is no drop to recover" if drop == HOLDS
                    else "whether there is a drop is undecided")
         v = FAILS if va == FAILS else HOLDS if va == vb == HOLDS else PART if (va, vb) == (HOLDS, FAILS) \
             else INCONCLUSIVE
         if drop == HOLDS and va != HOLDS:  # no drop to recover and WS adds nothing: the claim's story fails here
             v = FAILS
-        verdicts.append(v)
-        reasons.append(f"{v} (WS gain: {decide(ci_a, 0.0)[1]}; vs {base}: {decide(ci_b, thr)[1]}; premise: "
-                       f"{premise}, {none} - {base} {ci_c.fmt() if ci_c else 'n/a'}"
-                       f"{_without_dead(camp, ds, none, base, metric)})")
-        ours.append(f"{ds}: WS gain {ci_a.fmt() if ci_a else 'n/a'}, vs U-Net {ci_b.fmt() if ci_b else 'n/a'}, "
-                    f"no WS vs U-Net {ci_c.fmt() if ci_c else 'n/a'}")
-        row.ci += ("; " if row.ci else "") + (f"{ds}: {metric} vs {none} {ci_a.fmt() if ci_a else 'n/a'} ({info_a}); "
-                                              f"vs {base} {ci_b.fmt() if ci_b else 'n/a'} ({info_b})")
-        row.details.append(f"{ds}: (a) {model} ({camp.resolve(model)}) - {none} {metric} = "
-                           f"{ci_a.fmt() if ci_a else 'n/a'} ({info_a}) -> {va}")
-        row.details.append(f"{ds}: (b) {model} - {base} {metric} = {ci_b.fmt() if ci_b else 'n/a'} ({info_b}) "
-                           f"-> {vb} (margin {-thr:.2f})")
-        row.details.append(f"{ds}: premise: {none} - {base} {metric} = {ci_c.fmt() if ci_c else 'n/a'}: {premise} "
-                           f"=> {v}")
-    row.ours = "; ".join(ours) or "-"
-    _finish(row, t, camp, verdicts, ready, pending, [model, none, base],
-            "(a) WS must improve on no WS (> 0) and (b) SD-UNet must be comparable with U-Net (> -margin); (c) where "
-            "no WS is already comparable with U-Net and WS adds nothing, there is no drop to recover", reasons)
+        j = Judged(v, f"WS gain: {why_a}; vs {b}: {why_b}; premise: {premise}",
+                   f"WS gain {_fmt(ci_a)}, vs U-Net {_fmt(ci_b)}, no WS vs U-Net {_fmt(ci_c)}",
+                   f"{metric} vs {n} {_fmt(ci_a)} ({info_a}); vs {b} {_fmt(ci_b)} ({info_b})")
+        j.short = f"WS gain {_fmt(ci_a)}, vs U-Net {_fmt(ci_b)}"
+        j.details += [f"{ds}: (a) {m} - {n} {metric} = {_fmt(ci_a)} ({info_a}) -> {va}",
+                      f"{ds}: (b) {m} - {b} {metric} = {_fmt(ci_b)} ({info_b}) -> {vb} (margin {-thr:.2f})",
+                      f"{ds}: premise: {n} - {b} {metric} = {_fmt(ci_c)}: {premise} => {v}"]
+        return j
+
+    _run_check(row, t, camp, [model, none, base], judge,
+               "(a) WS must improve on no WS (> 0) and (b) SD-UNet must be comparable with U-Net (> -margin); (c) "
+               "where no WS is already comparable with U-Net and WS adds nothing, there is no drop to recover")
 
 
 def ablation_table(camp: Campaign, datasets: list[str], variants: list[str], ref: str) -> list[list[str]]:
@@ -276,11 +279,11 @@ def ablation_table(camp: Campaign, datasets: list[str], variants: list[str], ref
         for v in variants:
             if camp.planned(ds, v) is False:
                 continue
-            per = camp.per_image(ds, v, metric)
+            per = camp.per_image(ds, v, metric, learned_only=True)
             if not per:
                 rows.append([ds, v, "0", "0", PENDING, "-"])
                 continue
-            mi = mean_interval(seed_mean(per))
+            mi = mean_interval(per)
             d = compare(per, camp.per_image(ds, ref, metric)) if v != ref else None
             rows.append([ds, v, str(len(camp.seeds(ds, v))), str(mi.n if mi else 0),
                          f"{metric} {mi.fmt(signed=False)}" if mi else "-",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from edgeseg.claims.campaign import Campaign
 from edgeseg.claims.evidence import Evidence
-from edgeseg.claims.stats import mean_interval, seed_mean
+from edgeseg.claims.stats import mean_interval
 from edgeseg.errors import MissingDependencyError
 
 
@@ -71,7 +71,7 @@ def _dice_plot(camp: Campaign, params: dict[str, float], path: Path, plt) -> Pat
                 continue  # native-size (tiled) scores of the native-scale variants: not on the same footing
             name = "unetsharp-l4" if v == "unetsharp" else v
             base = next((m for m in (name, v.split("-ws-")[0], v.rsplit("-", 1)[0]) if m in params), None)
-            ci = mean_interval(seed_mean(camp.per_image(ds, v, "dice")))
+            ci = mean_interval(camp.per_image(ds, v, "dice", learned_only=True))
             if base and ci:
                 pts.append((params[base] / 1e6, ci, v, len(camp.seeds(ds, v))))
         if pts:

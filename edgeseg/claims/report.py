@@ -15,8 +15,9 @@ from edgeseg.claims.campaign import load_campaign
 from edgeseg.claims.catalog import load_papers
 from edgeseg.claims.checks import EVIDENCE_KINDS, check_claims, default_campaign_dir, evidence_kind
 from edgeseg.claims.evidence import load_evidence
+from edgeseg.claims.report_summary import changes_lines, reliability_lines, reviewed_lines, rules_lines, summary_lines
 from edgeseg.claims.report_tables import ablation_lines, budget_lines, convergence_lines, runs_lines
-from edgeseg.claims.verdicts import COMPARABLE_MARGIN, INCONCLUSIVE, PENDING, UNTESTABLE, VERDICTS, ClaimRow
+from edgeseg.claims.verdicts import INCONCLUSIVE, PENDING, UNTESTABLE, VERDICTS, ClaimRow
 
 # ---------- rendering ----------
 
@@ -74,25 +75,18 @@ def render_markdown(rows: list[ClaimRow], results_dir: str | Path, command: str,
         "from our own module code).",
         "",
         "Verdicts: **holds** / **holds in part** / **does not hold** only where the evidence decides; "
-        "**inconclusive at this budget** where a 95% interval straddles the claim's threshold or the campaign has "
-        "not produced the runs yet; **not testable here** with the reason. Trained-accuracy verdicts rest on paired "
-        "bootstrap 95% intervals of the difference of per-image scores (each image averaged over its training seeds "
-        "first, 10,000 resamples of images, seeded); 'better' means the interval is above 0, 'comparable' means it "
-        f"is above -{COMPARABLE_MARGIN:.2f} (1 Dice point: the gap SD-UNet itself calls comparable is 0.67 points, "
-        "while the papers present gains of 0.7-1.2 points as improvements). A network trained on one seed only "
-        "(GPU-Net, Ghost U-Net, UNet#) has no measured seed variance: its verdicts are at best \"holds in part\". "
-        "Ratios such as \"8x fewer\" are computed against OUR U-Net (`unet`, milesial layout, 31,037,633 params at "
-        "3->1), which is not always the paper's U-Net (see each paper's *baseline* line). Speed claims are ratios to "
-        "our U-Net measured in the same results file with the same backend, precision, device, threads, batch and "
-        "input size; where a configuration was also timed interleaved (all networks in one process, rotated rounds: "
-        "`benchmarks/speed_interleaved.py`), the interleaved row decides it and the sequentially timed rows of the "
-        "same configuration are shown as context, because on a shared machine their ratios carry the drift between "
-        "runs; absolute times on the papers' GPUs (K40c, A100) cannot be tested here. FLOPs = 2 x MACs "
-        "throughout; each claim says which the paper meant. Static and speed rules: an absolute figure holds "
-        "within the claim's tolerance t of the paper's (usually 5%), holds in part within 2t; a factor \"Nx fewer / "
-        "faster\" holds at r >= N(1 - t), holds in part when the direction is right and r >= N/2 (a clearly "
-        "smaller factor), and does not hold below that; an order holds when exactly the networks the paper puts "
-        "below are below, in part when some of the paper's comparators are not implemented here.",
+        "**inconclusive at this budget** where a 95% interval straddles the claim's threshold, rests on fewer than "
+        "3 learned seeds, or the campaign has not produced the runs yet; **not testable here** with the reason. "
+        "Trained-accuracy rules are listed under *Rules*. Ratios such as \"8x fewer\" are computed against OUR "
+        "U-Net (`unet`, milesial layout, 31,037,633 params at 3->1), which is not always the paper's U-Net (see "
+        "each paper's *baseline* line). Speed claims are ratios to our U-Net in the same results file with the "
+        "same backend, precision, device, threads, batch and input size; where a configuration was also timed "
+        "interleaved (`benchmarks/speed_interleaved.py`), the interleaved row decides it and sequential rows of "
+        "that configuration are context. Absolute times on the papers' GPUs cannot be tested here. FLOPs = 2 x "
+        "MACs throughout. Static and speed rules: an absolute figure holds within the claim's tolerance t of the "
+        "paper's (usually 5%), holds in part within 2t; a factor \"Nx fewer / faster\" holds at r >= N(1 - t), "
+        "holds in part when the direction is right and r >= N/2, and does not hold below that; an order holds "
+        "when exactly the networks the paper puts below are below.",
         "",
         "ISBI: one score decides every ISBI verdict, the Dice (or IoU) of the cell interiors, because the one "
         "paper that uses ISBI (SD-UNet) scores those; the membrane score the networks were trained on is shown "
@@ -100,7 +94,8 @@ def render_markdown(rows: list[ClaimRow], results_dir: str | Path, command: str,
         "samples, and its intervals are narrower than the evidence: read them as one volume's result.",
         "",
     ]
-    out += budget_lines(camp)
+    out += summary_lines(rows) + rules_lines() + changes_lines(rows, results_dir) + reviewed_lines(camp)
+    out += budget_lines(camp) + reliability_lines(camp)
     out += _headline(rows)
     out += ["## Plots", "", "Written by `edgeseg claims --plots benchmarks/plots` from the same evidence.", "",
             "- [`plots/latency_vs_macs.png`](plots/latency_vs_macs.png): each network's share of U-Net's latency "
@@ -120,14 +115,6 @@ def render_markdown(rows: list[ClaimRow], results_dir: str | Path, command: str,
                    "accuracy comes from the campaign only")
     out.append("")
     out += runs_lines(camp)
-    out += ["## All claims", "",
-            "| Claim | Evidence | Paper's figure | Ours | 95% CI (trained accuracy) | Verdict | Files |",
-            "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        evid = ", ".join(f"`{Path(e).name or e}`" for e in r.evidence) or "-"
-        out.append(f"| `{r.id}` | {evidence_kind(r.claim)} | {_cell(r.paper_figure)} | {_cell(r.ours)} | "
-                   f"{_cell(r.ci or '-')} | **{_cell(_verdict_cell(r))}** | {evid} |")
-    out.append("")
     out += ablation_lines(camp, next((r for r in rows if r.id == "sdunet-ws-gn-recovers"), None))
     out += convergence_lines(camp)
     out += ["# Inventory by paper", "",

@@ -109,9 +109,10 @@ def runs_lines(camp: Campaign) -> list[str]:
             out.append(f"| {ds} | {v} | {', '.join(map(str, seeds))} | {', '.join(map(str, planned)) or '?'} | "
                        f"{len(runs)} ({', '.join(map(str, folds))}) | {n} | {shown} |")
     if dead:
-        out += ["", f"Runs that never learned (best validation or test Dice below {NEVER_LEARNED}: no foreground "
-                "where the masks have it): " + "; ".join(dead) + ". They are kept: a recipe that fails "
-                "on some seeds is part of what a user gets, and their per-image scores enter the seed average."]
+        out += ["", f"Runs that never learned (pooled test Dice below {NEVER_LEARNED}, `metrics.never_learned`: no "
+                "foreground where the masks have it): " + "; ".join(dead) + ". They are left out of every mean and "
+                "interval and counted under *Training reliability*: a recipe that fails on some seeds is part of "
+                "what a user gets, but it is a different figure from accuracy."]
     if camp.aliases:
         out += ["", "Aliases (plan.json): " + ", ".join(f"`{k}` = `{v}`" for k, v in camp.aliases.items()) + "."]
     out += [f"- ignored `{p}`: {why}" for p, why in camp.problems]
@@ -176,7 +177,7 @@ def convergence_lines(camp: Campaign, ds_key: str = "dsb") -> list[str]:
         if not runs:
             continue
         per = camp.per_image(ds, v, "dice")
-        mean = mean_interval(seed_mean(per))
+        mean = mean_interval(per)
         diff = compare(per, ref) if v != "sdunet" else None
         learned = compare(camp.per_image(ds, v, "dice", learned_only=True), ref_learned) if v != "sdunet" else None
         curve = _curve(runs)

@@ -122,3 +122,6 @@ class ClaimRow:
     details: list[str] = field(default_factory=list)
     claim: dict[str, Any] = field(default_factory=dict, repr=False)
     ci: str = ""              # trained accuracy: the interval(s), n images and n seeds the verdict rests on
+    sets: str = ""            # trained accuracy: "holds on k of n sets (...)"
+    short: str = ""           # trained accuracy: the deciding figure per set, for the summary table
+    qualifier: str = ""       # trained accuracy: "when it trains (k of n runs)" where a recipe often fails

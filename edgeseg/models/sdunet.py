@@ -51,6 +51,13 @@ from edgeseg.models.registry import register_model
 WS_EPS = 1e-5
 WS_MODES = ("channel", "layer", "none")
 NORMS = ("gn", "bn")
+# The output end. "zhixuhao" (default; MODELS.md's count): a separable 3x3 conv to 2 channels + ReLU, then a
+# standard 1x1 head -- the Keras reference layout, OUR reading: the paper never mentions 2 channels. A
+# 2-channel ReLU bottleneck can die (both channels <= 0 everywhere: a constant output; the campaign's
+# collapsed SD-UNet seeds). "paper": the paper's words, "two depthwise separable layers with the last one as
+# the final prediction layer" (section 3.2, decoder Block 5): a separable 3x3 conv at the block's width + ReLU,
+# then a separable 3x3 conv to the classes as the prediction layer (width of the first not given: kept).
+HEADS = ("zhixuhao", "paper")
 # Chosen on VALIDATION Dice only, never test images (benchmarks/results/campaign/<set>/sdunet-ws-*/*.json,
 # "val_dice"; same split, recipe and seed, only `ws` differs). DSB 2018 (70 train / 30 val, 96x96, seed 0):
 # layer 0.868, none 0.862, channel 0.375 -- per-channel WS does not learn the nuclei' flat interiors, per-layer
@@ -156,8 +163,10 @@ class UpConv(nn.Sequential):
 
 class SDUNet(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 1, base: int = 64, gn_groups: int = 32,
-                 dropout: float = 0.5, ws: str = DEFAULT_WS, norm: str = "gn") -> None:
+                 dropout: float = 0.5, ws: str = DEFAULT_WS, norm: str = "gn", head: str = "zhixuhao") -> None:
         super().__init__()
+        if head not in HEADS:
+            raise EdgesegError(f"sdunet: head={head!r}; choose one of {', '.join(HEADS)}")
         if ws not in WS_MODES:
             raise EdgesegError(f"sdunet: ws={ws!r}; choose one of {', '.join(WS_MODES)}")
         if norm not in NORMS:
@@ -170,9 +179,10 @@ class SDUNet(nn.Module):
         self.drop5 = nn.Dropout(dropout)
         self.ups = nn.ModuleList(UpConv(w[i + 1], w[i], ws) for i in reversed(range(4)))
         self.decs = nn.ModuleList(SDBlock(2 * w[i], w[i], gn_groups, False, ws, norm) for i in reversed(range(4)))
-        # zhixuhao: Conv2D(2, 3, relu) then Conv2D(1, 1, sigmoid); we return logits (no sigmoid).
-        self.prehead = nn.Sequential(SeparableConv2d(w[0], 2, 3, ws), nn.ReLU(inplace=True))
-        self.head = nn.Conv2d(2, num_classes, 1)
+        # zhixuhao: Conv2D(2, 3, relu) then Conv2D(1, 1, sigmoid); we return logits (no sigmoid). See HEADS.
+        pre = 2 if head == "zhixuhao" else w[0]
+        self.prehead = nn.Sequential(SeparableConv2d(w[0], pre, 3, ws), nn.ReLU(inplace=True))
+        self.head = nn.Conv2d(2, num_classes, 1) if head == "zhixuhao" else SeparableConv2d(pre, num_classes, 3, ws)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
