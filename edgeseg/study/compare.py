@@ -4,8 +4,8 @@ For each (data set, network) of a campaign results folder (the layout `edgeseg.c
 
 * test Dice with its two-level interval over seeds and images (`edgeseg.claims.stats.mean_interval`, the
   claims report's statistic), over the runs that learned;
-* "learned in k of n runs": a run never learned when its validation or test Dice is below
-  `edgeseg.metrics.NEVER_LEARNED` (`Run.never_learned`, the one definition);
+* "learned in k of n runs": `edgeseg.metrics.never_learned` (the one definition: pooled Dice below
+  NEVER_LEARNED), applied by the campaign reader (`Run.never_learned`) to each run's test scores;
 * each network's difference to the top one (two-level, images paired), which the recommendation reads;
 * the best seed (highest test Dice of the learned runs), the one `--device-bench` optimizes.
 """
@@ -82,8 +82,10 @@ def compare_results(results: str | Path, *, datasets: list[str] | None = None,
         out += network_rows(camp, ds, networks or sorted({r.variant for r in camp.runs if r.dataset == ds}))
     from edgeseg.metrics import NEVER_LEARNED
 
+    rule = (f"edgeseg.metrics.never_learned: pooled test Dice below {NEVER_LEARNED} (bounded from the per-image "
+            f"Dice)")
     return {"schema": "edgeseg-compare/1", "results": str(results), "datasets": datasets or have, "networks": out,
-            "never_learned_rule": f"validation or test Dice below {NEVER_LEARNED} (edgeseg.metrics.NEVER_LEARNED)",
+            "never_learned_rule": rule,
             "interval": "two-level 95% interval over the learned runs and the test images (edgeseg.intervals)",
             "problems": [f"{p}: {why}" for p, why in camp.problems]}
 
