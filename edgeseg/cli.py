@@ -31,6 +31,8 @@ COMMAND_MODULES = [
     "bench",      # edgeseg bench, edgeseg plot
     "claims",     # edgeseg claims
     "doctor",     # edgeseg doctor --gpu (the prepared first GPU run)
+    "campaign",   # edgeseg campaign plan|run|status|summary (edgeseg.study)
+    "compare",    # edgeseg compare (edgeseg.study)
     "demo",       # edgeseg demo (the README's main command)
 ]
 

@@ -4,7 +4,8 @@ Candidates (each exported/quantized through edgeseg's own cached steps): for eve
 default "none" = the plain export and "default" = edgeseg.rewrites) and batch: FP32, FP16, INT8 in both Q/DQ
 layouts ("int8" = TensorRT's Q/DQ on Conv inputs, "int8-io" = inputs and outputs, fused by ORT) and the
 latency-aware "mixed-int8" (edgeseg.mixed_int8); each at every thread count. On a Jetson, TensorRT engines
-join (`_tensorrt_candidates`); elsewhere that path is skipped with the reason.
+join: an engine of each plain FP32/FP16/INT8 graph (`_tensorrt_candidates`, built by edgeseg.engine), where a TensorRT
+runtime and an NVIDIA GPU are present; elsewhere the result says plainly why there are none.
 
 Conventions:
 * Dice is measured on the VALIDATION split only (the checkpoint's, or --split-file), never test, per image;
@@ -106,17 +107,45 @@ def build_candidates(source: str, size: tuple[int, int] | None, batches: Sequenc
     return cands, skipped
 
 
-def _tensorrt_candidates() -> tuple[list[Candidate], list[dict[str, str]]]:
-    """TensorRT engines as candidates on a Jetson (built from the same Q/DQ graphs by edgeseg.engine)."""
-    from edgeseg.bench.env import jetson_info
+ENGINE_PRECISIONS = ("fp32", "fp16", "int8")  # graphs a strongly typed engine build takes as they are
 
-    if jetson_info() is None:
-        return [], [{"label": "tensorrt *", "reason": "not a Jetson: TensorRT engines are candidates on a Jetson "
-                                                       "only (no usable NVIDIA GPU for TensorRT here)"}]
-    # On a Jetson: build with edgeseg.engine.build_engine(onnx, precision=...) for fp16 and int8 and time them
-    # with TensorRTRunner beside the ONNX Runtime candidates. Not exercised here (no Jetson).
-    return [], [{"label": "tensorrt *", "reason": "Jetson detected, but engine candidates are not wired in this "
-                                                   "release; run edgeseg bench on the engines"}]
+
+def tensorrt_unavailable() -> str | None:
+    """Why TensorRT engines cannot be candidates here (None when a runtime and an NVIDIA GPU are present)."""
+    from edgeseg.bench.env import has_nvidia_gpu
+    from edgeseg.trt_compat import resolve_flavour
+
+    try:
+        flavour = resolve_flavour("auto")
+    except EdgesegError as e:
+        return f"no TensorRT runtime installed ({e})"
+    if not has_nvidia_gpu():
+        return f"{flavour} is installed but there is no NVIDIA GPU here to run an engine on"
+    return None
+
+
+def _tensorrt_candidates(cands: Sequence[Candidate]) -> tuple[list[Candidate], list[dict[str, str]]]:
+    """An engine per plain-export ONNX candidate (FP32, FP16, INT8 Q/DQ; the graph's precision, strongly typed),
+    built by edgeseg.engine where a TensorRT runtime and an NVIDIA GPU are present; else the reason, plainly."""
+    why = tensorrt_unavailable()
+    if why is not None:
+        return [], [{"label": "tensorrt *", "reason": f"TensorRT engines are not candidates: {why}"}]
+    from edgeseg.engine import build_engine_info
+
+    out: list[Candidate] = []
+    skipped: list[dict[str, str]] = []
+    for c in cands:
+        if c.rewrites != "none" or c.precision not in ENGINE_PRECISIONS or c.backend != "onnxruntime":
+            continue
+        label = f"trt-{c.precision} b{c.batch}"
+        try:
+            res = build_engine_info(c.path, batch=c.batch)
+        except EdgesegError as e:
+            skipped.append({"label": label, "reason": f"engine build failed: {e}"})
+            continue
+        out.append(Candidate(label, c.precision, c.rewrites, c.batch, str(res.path), backend="tensorrt",
+                             notes=[f"{res.meta.get('flavour', 'tensorrt')} engine of {c.label}"]))
+    return out, skipped
 
 
 def dice_rows(path: str, data: str, split_file: str | None, threads: int) -> dict[str, float]:
@@ -141,7 +170,7 @@ def score(cands: Sequence[Candidate], data: str, split_file: str | None, threads
     out: dict[str, dict[str, Any]] = {}
     by_graph: dict[tuple[str, str], dict[str, Any]] = {}
     for c in sorted(cands, key=lambda c: c.batch):
-        key = (c.precision, c.rewrites)
+        key = (c.precision, c.rewrites, c.backend)  # an engine is scored itself, not by its ONNX
         if key not in by_graph:
             rows = base if c is ref else dice_rows(c.path, data, split_file, threads)
             d = [rows[s] for s in stems]
@@ -165,9 +194,14 @@ def time_all(cands: Sequence[Candidate], threads: Sequence[int], rounds: int, it
     with ExitStack() as stack:
         runners, shapes = {}, {}
         for c in cands:
-            for t in threads:
+            for t in threads:  # an engine runs on the GPU: its rows per thread count time the same engine
                 name = f"{c.label} t{t}"
-                runners[name] = stack.enter_context(OnnxRuntimeRunner(c.path, threads=t))
+                if c.backend == "tensorrt":
+                    from edgeseg.runtime.trt_runner import TensorRTRunner
+
+                    runners[name] = stack.enter_context(TensorRTRunner(c.path))
+                else:
+                    runners[name] = stack.enter_context(OnnxRuntimeRunner(c.path, threads=t))
                 shapes[name] = (c.batch, channels, *size)
         res = time_interleaved(runners, shapes, rounds=rounds, iters=iters, warmup=warmup)
     return {(c.label, t): res[f"{c.label} t{t}"] for c in cands for t in threads}
@@ -258,7 +292,7 @@ def optimize(source: str, data: str, out_dir: str | Path, *, max_dice_drop: floa
     _log(f"building candidates of {source}")
     cands, skipped = build_candidates(source, size, batches, precisions, variants, calib_path,
                                       layer_threads=max(threads), layer_rounds=layer_rounds)
-    t_cands, t_skipped = _tensorrt_candidates()
+    t_cands, t_skipped = _tensorrt_candidates(cands)
     cands += t_cands
     skipped += t_skipped
     _log(f"Dice of {len({(c.precision, c.rewrites) for c in cands})} graphs on the validation split")

@@ -2,6 +2,8 @@
 
 * runners sit below builders: `edgeseg/runtime` imports nothing from engine, quantize, export, calib, bench
   or commands (lazy, function-level imports included);
+* the study sits above the toolkit: no toolkit module imports `edgeseg.study` (only the CLI wiring of its
+  commands, `edgeseg.commands.campaign` / `compare`, does, lazily);
 * the package has no import cycle among its modules (module-level imports, the ones that run at import).
 """
 
@@ -99,3 +101,16 @@ def test_no_import_cycle() -> None:
     graph = {m: {t for t in _imports(m, module_level=True) if t in MODULES and t != m} for m in MODULES}
     assert sum(map(len, graph.values())) > 50  # the graph was really read
     assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+STUDY_CLI = ("edgeseg.commands.campaign", "edgeseg.commands.compare")
+
+
+def test_toolkit_imports_no_study() -> None:
+    def study(m: str) -> bool:
+        return m == "edgeseg.study" or m.startswith("edgeseg.study.")
+
+    toolkit = [m for m in MODULES if not study(m) and m not in STUDY_CLI]
+    assert len(toolkit) > 50 and any(study(m) for m in MODULES)
+    bad = {m: sorted(t for t in _imports(m, module_level=False) if study(t)) for m in toolkit}
+    assert not {m: b for m, b in bad.items() if b}, bad
