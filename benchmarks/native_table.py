@@ -8,7 +8,7 @@ For U-Net, SD-UNet, TinyU-Net and U-Lite, two training regimes each:
 * the campaign's runs trained on whole images resized to the input (`RUNS/<set>/<variant>/f0-s0/best.pt`),
 * the native-scale variants trained on random input-size crops at native scale (`<variant>-native`, made by
   `edgeseg train --native-crop`).
-Each checkpoint is exported to FP32 ONNX (dynamic batch, edgeseg.export, cached) and run with ONNX Runtime on
+Each checkpoint is exported to FP32 ONNX (dynamic batch, edgeseg.recipe, cached) and run with ONNX Runtime on
 `--threads` CPU threads (default 2) on the campaign's TEST split (benchmarks/results/campaign/splits/<set>.json,
 or --split-file; --limit N keeps the first N stems), both ways, scored at each image's native size by the
 `edgeseg eval` code path: `--tile` (sliding windows of the input size, --overlap, --blend) and `--resize`.
@@ -19,7 +19,6 @@ bound is 2 x the tile-batch peak + the image + its full-size logits (issue 14).
 A tiled-vs-resized difference of a network trained on resized images is a change of SCALE as much as of
 method (tiles show objects `scale` times larger than training did): every row carries its training regime and
 that factor, and the .md says so. Missing checkpoints are rows "not yet measured", never a crash.
-"best artifact": the optimizer issue has not landed; the column stays empty until it does.
 Writes OUT_DIR/native-<set>.json and .md with the command and the machine.
 """
 
@@ -119,8 +118,8 @@ def measure(ckpt: Path, variant: str, model: str, dataset: str, args: argparse.N
     from edgeseg.data.dataset import SegFolder
     from edgeseg.data.preprocess import Preprocess
     from edgeseg.evaluate import evaluate_runner
-    from edgeseg.export import export_onnx
     from edgeseg.native import training_regime
+    from edgeseg.recipe import Recipe, materialize
     from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
     from edgeseg.tiling import TileSpec
 
@@ -129,7 +128,8 @@ def measure(ckpt: Path, variant: str, model: str, dataset: str, args: argparse.N
     folder = SegFolder(args.shared / dataset)
     stems, split_src = test_stems(dataset, args.split_file, payload.get("split"))
     samples = folder.subset(stems[:args.limit] if args.limit else stems, "test split")
-    onnx = export_onnx(ckpt, args.cache / f"{dataset}-{variant}-fp32.onnx", batch="dynamic")
+    onnx = materialize(Recipe(str(ckpt), "fp32", batch="dynamic",
+                              out=args.cache / f"{dataset}-{variant}-fp32.onnx")).onnx
     spec = TileSpec(overlap=args.overlap, blend=args.blend, batch=args.tile_batch)
     row: dict[str, Any] = {"model": model, "variant": variant, "status": "measured", "training_regime":
                            training_regime(pp), "native_scale_training": pp.native_scale,
@@ -150,11 +150,6 @@ def measure(ckpt: Path, variant: str, model: str, dataset: str, args: argparse.N
             if mode == "tile":
                 row["tiling"], row["tiles_per_image"] = res["tiling"], res["tiles_per_image"]
     row["dice_tile_minus_resize"] = row["dice_tile"] - row["dice_resize"]
-    # The FP32 graph with the default export rewrites is each of these networks' fastest artifact within the
-    # Dice budget on this CPU: edgeseg optimize picked it for TinyU-Net and U-Net (benchmarks/results/optimize/)
-    # and the same-run matrix (cpu-matrix-best.json) has FP32 fastest for SD-UNet and U-Lite too.
-    row["best_artifact"] = "onnxruntime fp32, default rewrites"
-    row["ms_per_image_best"] = row["ms_per_image_tile_fp32"] if pp.native_scale else row["ms_per_image_resize_fp32"]
     if args.memory:
         big = largest(list(folder.subset(stems, "test split")))
         kw = dict(threads=args.threads, overlap=args.overlap, blend=args.blend, batch=args.tile_batch)
@@ -184,24 +179,21 @@ def markdown(doc: dict[str, Any]) -> str:
              "mismatch as much as tiling. Only the native-scale rows compare the two methods at the training scale.",
              "",
              "| Model | Trained on | scale | n | Dice tile | Dice resize | tile − resize | ms/img tile | "
-             "ms/img resize | best artifact ms/img | peak RSS largest (MB) | bound (MB) | within |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+             "ms/img resize | peak RSS largest (MB) | bound (MB) | within |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
     for r in doc["rows"]:
         name = f"{LABELS[r['model']]} ({r['variant']})"
         if r["status"] != "measured":
-            lines.append(f"| {name} | {r['training_regime']} | | | {r['status']} | | | | | | | | |")
+            lines.append(f"| {name} | {r['training_regime']} | | | {r['status']} | | | | | | | |")
             continue
         within = {True: "yes", False: "**no**", None: "-"}[r.get("rss_within_bound")]
         lines.append(f"| {name} | {r['training_regime']} | {r['scale_vs_training']:.1f}x | {r['n_images']} | "
                      f"{r['dice_tile']:.4f} | {r['dice_resize']:.4f} | {r['dice_tile_minus_resize']:+.4f} | "
                      f"{r['ms_per_image_tile_fp32']:.1f} | {r['ms_per_image_resize_fp32']:.1f} | "
-                     f"{_f(r['ms_per_image_best'], '.1f')} | {_f(r.get('peak_rss_image_mb'), '.0f')} | "
+                     f"{_f(r.get('peak_rss_image_mb'), '.0f')} | "
                      f"{_f(r.get('rss_bound_mb'), '.0f')} | {within} |")
-    lines += ["", "best artifact: ONNX Runtime FP32 with the default export rewrites, the fastest within the Dice "
-              "budget on this CPU (edgeseg optimize for TinyU-Net and U-Net, benchmarks/results/optimize/; the "
-              "same-run matrix cpu-matrix-best.json for SD-UNet and U-Lite), in the regime's default mode (tile "
-              "for native-scale training, resize otherwise). Peak RSS: growth of a fresh "
-              "process loading the ONNX and running the largest test image tiled; bound = 2 x the peak of one tile "
+    lines += ["", "Peak RSS: growth of a fresh process loading the ONNX and running the largest test image tiled; "
+              "bound = 2 x the peak of one tile "
               "batch + the image (uint8 + float32) + its full-size logits.", ""]
     return "\n".join(lines)
 

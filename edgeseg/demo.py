@@ -23,7 +23,7 @@ def run_demo(out: str | Path = "demo", model: str = "tinyunet", baselines: tuple
              n: int = 64, size: int = 96, epochs: int = 25, threads: tuple[int, ...] = (1, 2), iters: int = 20,
              seed: int = 0) -> dict[str, Any]:
     """Run the whole pipeline; returns {"train": metrics, "engines": [...], "bench": results doc}."""
-    from edgeseg.bench.matrix import run_matrix
+    from edgeseg.bench.matrix import MATRIX_PRECISIONS, run_matrix
     from edgeseg.bench.ratios import compute_ratios
     from edgeseg.bench.table import format_report
     from edgeseg.calib import make_calib
@@ -54,7 +54,7 @@ def run_demo(out: str | Path = "demo", model: str = "tinyunet", baselines: tuple
     engines = _build_engines(ckpt, calib, size)
 
     _say(f"5/6 benchmark {model} (trained) and {', '.join(baselines)} (random init, speed only) on this CPU")
-    common = dict(backends=("onnxruntime", "pytorch"), precisions=("fp32", "fp16", "int8", "int8-io"), threads=threads,
+    common = dict(backends=("onnxruntime", "pytorch"), precisions=MATRIX_PRECISIONS, threads=threads,
                   size=(size, size), warmup=3, iters=iters, calib=str(calib), device="cpu",
                   command=f"edgeseg demo --out {out}")
     doc = run_matrix([str(ckpt)], data=str(data), split="test", **common)
@@ -76,14 +76,15 @@ def run_demo(out: str | Path = "demo", model: str = "tinyunet", baselines: tuple
 
 
 def _build_engines(ckpt: Path, calib: Path, size: int) -> list[Path]:
-    from edgeseg.engine import build_engine_info
     from edgeseg.errors import MissingDependencyError
+    from edgeseg.recipe import EngineSpec, Recipe, materialize
 
     built: list[Path] = []
     for precision in ("fp16", "int8"):
         try:
-            res = build_engine_info(str(ckpt), precision=precision, calib=str(calib) if precision == "int8" else None,
-                                    size=(size, size), backend="auto")
+            res = materialize(Recipe(str(ckpt), precision, (size, size), calib=str(calib) if precision == "int8"
+                                     else None, engine=EngineSpec())).engine
+            assert res is not None
         except MissingDependencyError as e:
             print(f"engines skipped: {e}")
             return built

@@ -21,14 +21,12 @@ from edgeseg.artifacts import (
     check_output_path,
     code_identity,
     default_cache_dir,
-    read_sidecar,
     sha256_file,
     write_bytes_atomic,
 )
 from edgeseg.errors import EdgesegError
-from edgeseg.graph import PRECISIONS, onnx_input, onnx_precision
-from edgeseg.integrity import verify_recorded
-from edgeseg.names import INPUT_NAME
+from edgeseg.graph import onnx_input, onnx_precision
+from edgeseg.names import DEFAULT_OPSET, ENGINE_PRECISIONS, INPUT_NAME
 from edgeseg.runtime.cuda import gpu_info
 
 
@@ -48,43 +46,6 @@ def parse_shapes(text: str) -> tuple[int, int, int]:
     if not 1 <= lo <= opt <= hi:
         raise EdgesegError(f"--shapes {text}: need 1 <= MIN <= OPT <= MAX")
     return lo, opt, hi
-
-
-def _upstream_onnx(source: str | Path, precision: str | None, calib: str | None, size: tuple[int, int] | None,
-                   batch: int | str, opset: int) -> tuple[Path, str, dict[str, Any]]:
-    """Run (or reuse, each step caches by content hash) export -> FP16/INT8. Returns (onnx, precision, steps)."""
-    src = Path(str(source))
-    steps: dict[str, Any] = {}
-    if src.suffix in (".engine", ".plan", ".trt"):
-        raise EdgesegError(f"{src}: already an engine; pass the model name, checkpoint or ONNX file it came from")
-    if src.suffix == ".onnx":
-        if not src.is_file():
-            raise EdgesegError(f"{src}: no such ONNX file; create it with edgeseg export")
-        verify_recorded(src, read_sidecar(src))  # a damaged sidecar or changed file: an error now, not later
-        onnx_path = src
-    else:
-        from edgeseg.export import export_onnx
-
-        onnx_path = export_onnx(source, size=size, batch=batch, opset=opset)
-        steps["export"] = str(onnx_path)
-    if precision in (None, "fp32"):
-        found = onnx_precision(onnx_path)
-        if precision == "fp32" and found != "fp32":
-            raise EdgesegError(f"{onnx_path}: graph is already {found} (strongly typed builds take the graph's "
-                               f"precision); drop --fp32 or pass the FP32 ONNX")
-        return onnx_path, found, steps
-    found = onnx_precision(onnx_path)
-    if found != "fp32":
-        raise EdgesegError(f"{onnx_path}: graph is already {found}; pass it without "
-                           f"--fp16/--int8 (the build takes the graph's precision)")
-    from edgeseg import quantize
-
-    if precision == "fp16":
-        out = quantize.quantize_fp16(onnx_path)
-    else:
-        out = quantize.quantize_int8(onnx_path, calib)
-    steps["quantize"] = str(out)
-    return Path(out), precision, steps
 
 
 def _profile(dims: list[int | None], onnx_path: Path, size: tuple[int, int] | None, batch: int,
@@ -152,28 +113,55 @@ def build_engine_info(source: str | Path, precision: str | None = None, calib: s
                       size: tuple[int, int] | None = None, batch: int = 1,
                       shapes: tuple[int, int, int] | None = None, out: str | Path | None = None,
                       backend: str = "auto", timing_cache: str | Path | None = None,
-                      compute_capabilities: list[str] | None = None, opset: int = 17,
+                      compute_capabilities: list[str] | None = None, opset: int = DEFAULT_OPSET,
                       workspace_mb: int | None = None) -> EngineResult:
-    """Build (or reuse) an engine for a registry name, checkpoint or ONNX file. See module docstring."""
-    if precision is not None and precision not in PRECISIONS:
-        raise EdgesegError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    """Build (or reuse) an engine for a registry name, checkpoint or ONNX file: the recipe
+    (edgeseg.recipe.materialize) source -> export -> FP16/INT8 -> engine. See module docstring."""
+    from edgeseg.recipe import EngineSpec, Recipe, materialize
+
+    if precision is not None and precision not in ENGINE_PRECISIONS:
+        raise EdgesegError(f"precision must be one of {ENGINE_PRECISIONS}, got {precision!r}")
     if batch < 1:
         raise EdgesegError(f"--batch must be >= 1, got {batch}")
-    if precision == "int8" and not calib:
-        raise EdgesegError("--int8 needs --calib NAME (a calibration set: edgeseg calib make --name NAME)")
-    if out is not None:
-        check_output_path(out)  # before the (slow) upstream steps
-    flavour = tc.resolve_flavour(backend)
-    trt = tc.import_trt(flavour)  # fail before the (slow) upstream steps if TensorRT is missing
-    version = tc.trt_version(trt)
-    if timing_cache is not None and flavour == "tensorrt-rtx":
-        raise EdgesegError(f"--timing-cache {timing_cache}: TensorRT-RTX has no build-time timing cache (its "
+    spec = EngineSpec(backend, shapes, out, timing_cache, compute_capabilities, workspace_mb)
+    made = materialize(Recipe(source, precision, size, batch, calib=calib, opset=opset, engine=spec))
+    assert made.engine is not None
+    return made.engine
+
+
+@dataclass(frozen=True)
+class Builder:
+    """What `prepare_build` checked before the slow upstream steps: the flavour, its module, the targets."""
+
+    spec: Any  # edgeseg.recipe.EngineSpec
+    flavour: str
+    trt: Any
+    version: str
+    targets: list[str]
+    default_targets: bool
+
+
+def prepare_build(spec: Any) -> Builder:
+    """Check an EngineSpec and import its TensorRT flavour (fails before the slow export/quantize steps)."""
+    if spec.out is not None:
+        check_output_path(spec.out)
+    flavour = tc.resolve_flavour(spec.backend)
+    trt = tc.import_trt(flavour)
+    if spec.timing_cache is not None and flavour == "tensorrt-rtx":
+        raise EdgesegError(f"--timing-cache {spec.timing_cache}: TensorRT-RTX has no build-time timing cache (its "
                            f"ITimingCache is a deprecated no-op that forces a GPU query during the CPU-only build); "
                            f"its JIT kernels are cached at run time instead (TensorRTRunner(runtime_cache=FILE))")
-    targets, default_targets = _targets(trt, flavour, compute_capabilities)
+    targets, default_targets = _targets(trt, flavour, list(spec.compute_capabilities or []) or None)
+    return Builder(spec, flavour, trt, tc.trt_version(trt), targets, default_targets)
 
-    onnx_path, precision, steps = _upstream_onnx(source, precision, calib, size,
-                                                 "dynamic" if shapes else batch, opset)
+
+def build_onnx_engine(b: Builder, onnx_path: Path, size: tuple[int, int] | None, batch: int,
+                      upstream: dict[str, str], source: str | Path) -> EngineResult:
+    """The engine step of a recipe: a strongly typed build of `onnx_path` (its precision is the graph's)."""
+    flavour, trt, version, targets, default_targets = b.flavour, b.trt, b.version, b.targets, b.default_targets
+    out, shapes, timing_cache, workspace_mb = b.spec.out, b.spec.shapes, b.spec.timing_cache, b.spec.workspace_mb
+    precision = onnx_precision(onnx_path)
+    steps = dict(upstream)
     in_name, dims = onnx_input(onnx_path)
     if in_name != INPUT_NAME:
         raise EdgesegError(f"{onnx_path}: input is named {in_name!r}, edgeseg expects {INPUT_NAME!r}; "

@@ -134,16 +134,6 @@ def load_arrays(samples: Sequence[Sample], pp: Preprocess, lm: LabelMap) -> tupl
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
-def upsampled_labels(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """1 x K x h x w logits -> H x W class indices at `size` (bilinear on the logits, then threshold/argmax)."""
-    import torch
-    import torch.nn.functional as F
-
-    full = F.interpolate(torch.from_numpy(np.ascontiguousarray(logits)), size=size, mode="bilinear",
-                         align_corners=False).numpy()
-    return labels_from_logits(full)[0]
-
-
 class _Values:
     """mask_values() for a plain list of samples (same checks as SegFolder)."""
 

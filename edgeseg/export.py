@@ -19,9 +19,8 @@ from torch import nn
 from edgeseg.artifacts import build_step, code_identity, default_cache_dir, library_versions, read_sidecar, sha256_file
 from edgeseg.errors import EdgesegError
 from edgeseg.integrity import verify_recorded
-from edgeseg.names import INPUT_NAME, OUTPUT_NAME
+from edgeseg.names import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
 
-DEFAULT_OPSET = 17
 # Max |ORT - torch| allowed, relative to the range of the PyTorch logits (issue 4).
 CHECK_RTOL = 1e-4
 RANDOM_INIT_SEED = 0
@@ -29,11 +28,12 @@ DEFAULT_MEAN_STD = (0.5,), (0.5,)
 
 
 def _resolve_source(source: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """-> (model in eval mode, description). A path that exists is a checkpoint; otherwise a registry name."""
+    """-> (model in eval mode, description) of a checkpoint or a registry name (edgeseg.source decides)."""
     from edgeseg.models import create_model, get_model_info
+    from edgeseg.source import resolve_source
 
     p = Path(source)
-    if p.is_file() or p.suffix in (".pt", ".pth", ".ckpt"):
+    if resolve_source(source, allow=("registry", "checkpoint")).kind == "checkpoint":
         from edgeseg.checkpoint import load_checkpoint
 
         model, payload = load_checkpoint(p)

@@ -8,8 +8,6 @@ from typing import Any
 
 from edgeseg.errors import EdgesegError
 
-PRECISIONS = ("fp32", "fp16", "int8")
-
 
 def read_graph(path: str | Path) -> Any:
     """The GraphProto of an ONNX file (external weights not loaded), or a one-line error naming the file."""

@@ -31,9 +31,8 @@ import numpy as np
 from edgeseg.artifacts import code_identity, library_versions, sha256_file
 from edgeseg.errors import EdgesegError
 from edgeseg.export import load_onnx_checked
-from edgeseg.names import INPUT_NAME
+from edgeseg.names import INPUT_NAME, MIXED_INT8
 
-MIXED_PRECISION = "mixed-int8"
 DEFAULT_MIN_SPEEDUP = 1.0
 
 
@@ -171,7 +170,7 @@ def quantize_mixed(onnx_path: str | Path, calib: str | Path | dict[str, Any], ro
         _quantize_static(src, tmp, manifest, shape[0] or 1, method, keep, None, "conv-io", pre)
         load_onnx_checked(tmp)
     step.finish("onnx-int8-qdq", {
-        "precision": MIXED_PRECISION, "qdq_layout": "conv-io",
+        "precision": MIXED_INT8, "qdq_layout": "conv-io",
         "calib": {"manifest": manifest["manifest_path"], "sha256": manifest["manifest_sha256"]},
         "method": method, "float_nodes": keep, "int8_nodes": [c for c in convs if c not in keep],
         "decided_by": {"rule": f"INT8 only where fp32_p50 / int8_p50 > {min_speedup} (one-layer graphs, "

@@ -1,5 +1,46 @@
-"""The tensor names every edgeseg graph, engine and runner uses (torch-free, so runners and builders share
-them without importing torch)."""
+"""The vocabulary every edgeseg module shares, defined once: tensor names, precisions and their Q/DQ layouts,
+backends, TensorRT flavours, devices, sidecar kinds and file suffixes. Import-free (the runtime, the builders
+and the bench schema all read it; none of them may need torch for it).
+
+Precisions. A graph computes in one of GRAPH_PRECISIONS (read from the graph itself by edgeseg.graph); an
+engine takes its ONNX graph's. An artifact's precision LABEL (bench rows, optimize candidates, `materialize`)
+also names its INT8 Q/DQ layout:
+* "int8": Q/DQ on the Conv inputs ("conv-inputs", the TensorRT graph; engines are built from this one);
+* "int8-io": Q/DQ on Conv inputs and outputs ("conv-io", which ONNX Runtime CPU fuses to QLinearConv);
+* "mixed-int8": the conv-io graph with the Convs not faster in INT8 here left in float (edgeseg.mixed_int8).
+"""
+
+from __future__ import annotations
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
+DEFAULT_OPSET = 17  # the ONNX opset edgeseg exports
+
+GRAPH_PRECISIONS = ("fp32", "fp16", "int8")   # what a strongly typed build of a graph computes in
+ENGINE_PRECISIONS = GRAPH_PRECISIONS          # int8-io / mixed-int8 are ONNX Runtime layouts
+MIXED_INT8 = "mixed-int8"
+PRECISIONS = ("fp32", "fp16", "int8", "int8-io", MIXED_INT8)  # every precision label
+INT8_LIKE = ("int8", "int8-io", MIXED_INT8)
+QDQ_LAYOUTS = ("conv-inputs", "conv-io")
+QDQ_LAYOUT = {"int8": "conv-inputs", "int8-io": "conv-io", MIXED_INT8: "conv-io"}  # label -> its graph's layout
+
+FLAVOURS = ("tensorrt", "tensorrt-rtx")
+BACKENDS = ("pytorch", "onnxruntime", *FLAVOURS)
+DEVICES = ("cpu", "cuda")
+
+# ONNX sidecar kind -> the precision its graph computes in (a mixed-INT8 sidecar records its label itself)
+ONNX_KINDS = {"onnx": "fp32", "onnx-fp16": "fp16", "onnx-int8-qdq": "int8"}
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+ONNX_SUFFIXES = (".onnx",)
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+
+
+def precision_label(graph_precision: str, qdq_layout: str | None = None, recorded: str | None = None) -> str:
+    """The label of an ONNX graph from what it computes in and what its sidecar records: "mixed-int8" when the
+    sidecar says so, "int8-io" for an INT8 graph in the conv-io layout, else the graph's own precision."""
+    if graph_precision != "int8":
+        return graph_precision
+    if recorded == MIXED_INT8:
+        return MIXED_INT8
+    return "int8-io" if qdq_layout == "conv-io" else "int8"

@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.errors import EdgesegError
+from edgeseg.names import INT8_LIKE, MIXED_INT8, PRECISIONS
 
-PRECISIONS = ("fp32", "fp16", "int8", "int8-io", "mixed-int8")
-INT8_LIKE = ("int8", "int8-io", "mixed-int8")
 REFERENCE = "fp32"  # the plain export (rewrites "none"), batch 1: the Dice reference
 
 
@@ -56,11 +55,11 @@ def _label(precision: str, rewrites: str, batch: int) -> str:
 def build_candidates(source: str, size: tuple[int, int] | None, batches: Sequence[int], precisions: Sequence[str],
                      variants: Sequence[str], calib: Path | None, layer_threads: int = 2,
                      layer_rounds: int = 5) -> tuple[list[Candidate], list[dict[str, str]]]:
-    """Export / quantize every candidate (cached by content). -> (candidates, skipped [{"label", "reason"}])."""
+    """Export / quantize every candidate (`edgeseg.recipe.materialize`, cached by content).
+    -> (candidates, skipped [{"label", "reason"}])."""
     from edgeseg.artifacts import read_sidecar
-    from edgeseg.export import export_onnx
-    from edgeseg.mixed_int8 import measure_layers, quantize_mixed
-    from edgeseg.quantize import quantize_fp16, quantize_int8
+    from edgeseg.mixed_int8 import measure_layers
+    from edgeseg.recipe import NothingToMake, Recipe, materialize
 
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad:
@@ -70,7 +69,7 @@ def build_candidates(source: str, size: tuple[int, int] | None, batches: Sequenc
     for rw in variants:
         rows = None  # per-layer INT8/FP32 timings, measured once per variant on its batch-1 graph
         for b in batches:
-            fp32 = export_onnx(source, size=size, batch=b, rewrites=rw)
+            fp32 = materialize(Recipe(source, "fp32", size, b, rw)).onnx
             if rw != "none" and not (read_sidecar(fp32) or {}).get("rewrites"):
                 skipped.append({"label": _label("*", rw, b), "reason": "no rewrite applies to this network "
                                                                          "(same graph as 'none')"})
@@ -83,27 +82,27 @@ def build_candidates(source: str, size: tuple[int, int] | None, batches: Sequenc
             if "fp32" in precisions or (rw == "none" and b == 1):  # the Dice reference is always measured
                 add("fp32", fp32, [] if "fp32" in precisions else ["reference only (fp32 not in --precisions)"])
             if "fp16" in precisions:
-                add("fp16", quantize_fp16(fp32))
+                add("fp16", materialize(Recipe(fp32, "fp16")).onnx)
             if calib is None and any(p in INT8_LIKE for p in precisions):
                 skipped += [{"label": _label(p, rw, b), "reason": "no calibration data"} for p in INT8_LIKE
                             if p in precisions]
                 continue
             if "int8" in precisions:
-                add("int8", quantize_int8(fp32, str(calib)), ["Q/DQ on Conv inputs (the TensorRT graph)"])
+                add("int8", materialize(Recipe(fp32, "int8", calib=str(calib))).onnx,
+                    ["Q/DQ on Conv inputs (the TensorRT graph)"])
             if "int8-io" in precisions:
-                add("int8-io", quantize_int8(fp32, str(calib), qdq="conv-io"))
-            if "mixed-int8" in precisions:
+                add("int8-io", materialize(Recipe(fp32, "int8-io", calib=str(calib))).onnx)
+            if MIXED_INT8 in precisions:
                 if rows is None:
-                    one = fp32 if b == 1 else export_onnx(source, size=size, batch=1, rewrites=rw)
+                    one = fp32 if b == 1 else materialize(Recipe(source, "fp32", size, 1, rw)).onnx
                     _log(f"timing every Conv in FP32 and INT8 ({rw}, {layer_threads} threads)")
                     rows = measure_layers(one, threads=layer_threads, rounds=layer_rounds)
-                mixed = quantize_mixed(fp32, str(calib), rows)
-                if mixed is None:
-                    skipped.append({"label": _label("mixed-int8", rw, b),
+                try:
+                    add(MIXED_INT8, materialize(Recipe(fp32, MIXED_INT8, calib=str(calib), layers=rows)).onnx,
+                        [f"layer decisions from batch-1 one-layer timings, {layer_threads} threads"])
+                except NothingToMake:
+                    skipped.append({"label": _label(MIXED_INT8, rw, b),
                                     "reason": "no Conv faster in INT8 than FP32 here (the mixed graph is FP32)"})
-                else:
-                    add("mixed-int8", mixed, [f"layer decisions from batch-1 one-layer timings, {layer_threads} "
-                                              f"threads"])
     return cands, skipped
 
 
@@ -235,9 +234,10 @@ def select(rows: list[dict[str, Any]], max_drop: float) -> dict[str, Any] | None
 def _source_info(source: str, split_file: str | None) -> tuple[tuple[int, int] | None, int, str | None]:
     """(size, channels, checkpoint path or None); refuses a registry name without a validation split."""
     from edgeseg.models import get_model_info
+    from edgeseg.source import resolve_source
 
     p = Path(source)
-    if p.is_file():
+    if resolve_source(source, allow=("registry", "checkpoint")).kind == "checkpoint":
         from edgeseg.checkpoint import read_checkpoint
 
         payload = read_checkpoint(p)

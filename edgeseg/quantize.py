@@ -43,7 +43,7 @@ from edgeseg.artifacts import (
 from edgeseg.errors import EdgesegError
 from edgeseg.export import load_onnx_checked
 from edgeseg.graph import graph_input, graph_precision
-from edgeseg.names import INPUT_NAME
+from edgeseg.names import INPUT_NAME, QDQ_LAYOUTS
 
 if TYPE_CHECKING:
     from edgeseg.data.preprocess import Preprocess
@@ -68,7 +68,6 @@ TRT_QDQ_OPTIONS: dict[str, Any] = {
     "DedicatedQDQPair": False,
     "QDQKeepRemovableActivations": True,
 }
-QDQ_LAYOUTS = ("conv-inputs", "conv-io")
 # "conv-io": the same, with Q/DQ on the quantized ops' outputs too (ORT then fuses DQ->Conv->Q to QLinearConv).
 ORT_QDQ_OPTIONS: dict[str, Any] = {k: v for k, v in TRT_QDQ_OPTIONS.items()
                                    if k != "OpTypesToExcludeOutputQuantization"}

@@ -8,7 +8,8 @@
 
 Conventions: a field the artifact does not record is None (or [] for lists); `meta` keeps the whole record
 for the rare caller that needs more. Each `from_...` checks types, so a hand-edited sidecar reads as absent
-fields, never as a crash in the caller. Import-free beyond edgeseg.artifacts (the runtime reads these).
+fields, never as a crash in the caller. Import-free beyond edgeseg.artifacts and edgeseg.names (the
+runtime reads these).
 """
 
 from __future__ import annotations
@@ -18,11 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.artifacts import read_sidecar
-
-FLAVOURS = ("tensorrt", "tensorrt-rtx")  # = edgeseg.trt_compat.FLAVOURS (kept import-free here)
-PRECISIONS = ("fp32", "fp16", "int8")
-# ONNX sidecar kind -> the precision its graph computes in (quantize_mixed records "mixed-int8" itself)
-ONNX_KINDS = {"onnx": "fp32", "onnx-fp16": "fp16", "onnx-int8-qdq": "int8"}
+from edgeseg.names import ENGINE_PRECISIONS, FLAVOURS, ONNX_KINDS
 
 
 def _str(v: Any) -> str | None:
@@ -134,7 +131,7 @@ class EngineSidecar:
             magic = bytes.fromhex(meta.get("header_magic") or "")
         except (TypeError, ValueError):
             magic = b""
-        return cls(meta["flavour"], _str(meta.get("trt_version")), prec if prec in PRECISIONS else None,
+        return cls(meta["flavour"], _str(meta.get("trt_version")), prec if prec in ENGINE_PRECISIONS else None,
                    [str(t) for t in meta.get("target_compute_capabilities") or []],
                    bool(meta.get("default_targets")), _dict(meta.get("built_on_gpu")),
                    _str(onnx.get("path")), _str(onnx.get("sha256")), _str(meta.get("sha256")),

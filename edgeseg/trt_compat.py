@@ -30,8 +30,8 @@ from types import ModuleType
 from typing import Any
 
 from edgeseg.errors import EdgesegError, MissingDependencyError
+from edgeseg.names import FLAVOURS
 
-FLAVOURS = ("tensorrt", "tensorrt-rtx")
 MODULES = {"tensorrt": "tensorrt", "tensorrt-rtx": "tensorrt_rtx_bindings"}
 
 INSTALL_HINT = {

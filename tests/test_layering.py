@@ -1,7 +1,7 @@
 """Import layering, read from the source with `ast` (nothing is imported):
 
-* runners sit below builders: `edgeseg/runtime` imports nothing from engine, quantize, export, calib, bench
-  or commands (lazy, function-level imports included);
+* runners sit below builders: `edgeseg/runtime` imports nothing from engine, quantize, export, calib, bench,
+  commands or the recipe (lazy, function-level imports included);
 * the study sits above the toolkit: no toolkit module imports `edgeseg.study` (only the CLI wiring of its
   commands, `edgeseg.commands.campaign` / `compare`, does, lazily);
 * the package has no import cycle among its modules (module-level imports, the ones that run at import).
@@ -14,7 +14,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "edgeseg"
 FORBIDDEN_IN_RUNTIME = ("edgeseg.engine", "edgeseg.quantize", "edgeseg.export", "edgeseg.calib", "edgeseg.bench",
-                        "edgeseg.commands")
+                        "edgeseg.commands", "edgeseg.recipe")
 
 
 def _module_name(path: Path) -> str:

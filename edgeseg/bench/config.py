@@ -9,13 +9,10 @@ from typing import Any
 
 from edgeseg.bench.timing import DEFAULT_WARMUP
 from edgeseg.errors import EdgesegError
+from edgeseg.names import CHECKPOINT_SUFFIXES, FLAVOURS
+from edgeseg.source import resolve_source
 
 TRT_RTX_GPUS = "compute capability 8.0, 8.6, 8.9 or 12.x (Ampere, Ada, Blackwell; not Hopper 9.0)"
-
-
-CONFIG_KEYS = ("model", "backend", "artifact", "precision", "device", "threads", "batch", "size", "warmup",
-               "iters", "seconds", "power", "data", "split", "params", "notes", "inference", "image_size", "overlap",
-               "blend")
 
 
 def make_config(**kw: Any) -> dict[str, Any]:
@@ -33,12 +30,6 @@ def make_config(**kw: Any) -> dict[str, Any]:
     cfg.update(kw)
     cfg["notes"] = list(cfg["notes"] or [])
     return cfg
-
-
-def gpu_names() -> list[str]:
-    from edgeseg.bench.env import gpu_info
-
-    return [f"{g['name']} (sm {g.get('compute_capability')})" for g in gpu_info()]
 
 
 def engine_targets(path: Path) -> str:
@@ -60,20 +51,21 @@ def engine_targets(path: Path) -> str:
 def precheck(cfg: dict[str, Any]) -> None:
     """Cheap checks in the parent before any subprocess: files exist, GPU present, ONNX shape as asked."""
     backend, art = cfg["backend"], cfg["artifact"]
-    if backend in ("onnxruntime", "tensorrt", "tensorrt-rtx") or (art and Path(str(art)).suffix in (".pt", ".pth")):
+    if backend in ("onnxruntime", *FLAVOURS) or (art and Path(str(art)).suffix in CHECKPOINT_SUFFIXES):
         p = Path(str(art))
         if not p.is_file():
             fix = {"onnxruntime": "create it with edgeseg export", "pytorch": "train one with edgeseg train"}
             raise EdgesegError(f"{p}: no such file; {fix.get(backend, 'build it with edgeseg build-engine')}")
-    if backend == "pytorch" and art and not Path(str(art)).is_file():
+    torch_kind = resolve_source(art, allow=("registry", "checkpoint")).kind if backend == "pytorch" and art else None
+    if torch_kind == "registry":
         from edgeseg.models import get_model_info
 
         get_model_info(str(art))  # unknown name -> clear error with the valid names
-    elif backend == "pytorch" and art:
+    elif torch_kind == "checkpoint":
         from edgeseg.checkpoint import load_checkpoint
 
         load_checkpoint(str(art))  # a damaged checkpoint, or weights that do not fit: one line, before any row
-    if backend in ("tensorrt", "tensorrt-rtx"):
+    if backend in FLAVOURS:
         from edgeseg.bench.env import has_nvidia_gpu
 
         if not has_nvidia_gpu():
@@ -90,17 +82,6 @@ def onnx_input_dims(path: Path) -> list[int | None]:
     from edgeseg.graph import onnx_input
 
     return onnx_input(path)[1]
-
-
-def bench_precision(path: str | Path) -> str:
-    """The precision label of an ONNX file's bench rows: fp32 / fp16 / int8 from the graph itself
-    (edgeseg.graph), "int8-io" for the ONNX Runtime Q/DQ layout its sidecar records (quantize --qdq conv-io)."""
-    from edgeseg.graph import onnx_precision
-    from edgeseg.sidecars import read_onnx_sidecar
-
-    found = onnx_precision(path)
-    side = read_onnx_sidecar(path)
-    return "int8-io" if found == "int8" and side is not None and side.qdq_layout == "conv-io" else found
 
 
 def check_onnx_shape(path: Path, batch: int, size: list[int] | tuple[int, int] | None) -> None:
@@ -128,7 +109,7 @@ def make_runner(cfg: dict[str, Any]) -> Any:
         from edgeseg.runtime.torch_runner import TorchRunner
 
         art = str(cfg["artifact"])
-        if Path(art).is_file():
+        if resolve_source(art, allow=("registry", "checkpoint")).kind == "checkpoint":
             return TorchRunner(art, device=cfg["device"], precision=cfg["precision"], threads=cfg["threads"])
         import torch
 
@@ -137,7 +118,7 @@ def make_runner(cfg: dict[str, Any]) -> Any:
         torch.manual_seed(0)  # latency does not depend on the weights; fixed anyway
         return TorchRunner(create_model(art), device=cfg["device"], precision=cfg["precision"],
                            threads=cfg["threads"])
-    if backend in ("tensorrt", "tensorrt-rtx"):
+    if backend in FLAVOURS:
         from edgeseg.runtime.trt_runner import TensorRTRunner  # TensorRT itself is imported on activate
 
         return TensorRTRunner(cfg["artifact"])

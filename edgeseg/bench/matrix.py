@@ -1,8 +1,8 @@
 """`run_matrix`: every model x backend x precision x threads x batch this machine can run, one results doc.
 
-Artifacts are made (or reused by content hash) through the pipeline's own steps: `export_onnx` ->
-`quantize_fp16` / `quantize_int8` (calibration: `calib`, else made from `data`, else from generated data,
-and the INT8 rows say so) -> `build_engine` on a GPU with TensorRT. ONNX Runtime gets INT8 in both Q/DQ
+Artifacts are made (or reused by content hash) by the one recipe (`edgeseg.recipe.materialize`): export ->
+FP16 / INT8 (calibration: `calib`, else made from `data`, else from generated data, and the INT8 rows say
+so) -> an engine on a GPU with TensorRT. ONNX Runtime gets INT8 in both Q/DQ
 layouts: precision "int8" is the TensorRT graph (Q/DQ on Conv inputs, `qdq="conv-inputs"`), "int8-io" the
 ONNX Runtime CPU one (Q/DQ on Conv inputs and outputs, `qdq="conv-io"`); engines are built from "int8" only.
 A row whose backend is absent here (no GPU, no TensorRT) is listed under "skipped" with the reason. A step or
@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,10 @@ from edgeseg.bench.env import capture_env, has_nvidia_gpu
 from edgeseg.bench.harness import make_config, run_config, run_config_isolated
 from edgeseg.bench.schema import SCHEMA
 from edgeseg.errors import EdgesegError, MissingDependencyError
+from edgeseg.names import ENGINE_PRECISIONS, MIXED_INT8, PRECISIONS, QDQ_LAYOUT
 
 ModelSpec = str | dict[str, Any]  # registry name, checkpoint path, or {"name", "model", "options"}
-INT8_LAYOUTS = {"int8": "conv-inputs", "int8-io": "conv-io"}  # bench precision -> quantize_int8(qdq=...)
-TRT_PRECISIONS = ("fp32", "fp16", "int8")  # int8-io is an ONNX Runtime layout; engines use the int8 graph
+MATRIX_PRECISIONS = tuple(p for p in PRECISIONS if p != MIXED_INT8)  # mixed-int8 is made by edgeseg optimize
 
 
 def _log(msg: str) -> None:
@@ -68,7 +69,9 @@ def resolve_model(spec: ModelSpec, size: tuple[int, int] | None) -> tuple[str, s
             save_checkpoint(path, model, preprocess=Preprocess(int(h), int(w), int(c)).to_dict(),
                             extra={"note": "random init (seed 0) for latency benchmarks"})
         return label, str(path), sum(p.numel() for p in model.parameters()), model.edgeseg_config["in_channels"]
-    if Path(spec).is_file():
+    from edgeseg.source import resolve_source
+
+    if resolve_source(spec, allow=("registry", "checkpoint")).kind == "checkpoint":
         from edgeseg.checkpoint import load_checkpoint
 
         model, _ = load_checkpoint(spec)
@@ -106,7 +109,7 @@ def auto_calib(data: str | None, size: tuple[int, int], channels: int, checkpoin
 
 
 def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxruntime", "pytorch"),
-               precisions: Sequence[str] = ("fp32", "fp16", "int8", "int8-io"), threads: Sequence[int] = (1, 2),
+               precisions: Sequence[str] = MATRIX_PRECISIONS, threads: Sequence[int] = (1, 2),
                batch: Sequence[int] = (1,), size: tuple[int, int] | None = None, warmup: int = 10,
                iters: int | None = 50, seconds: float | None = None, data: str | None = None,
                split: str | None = None, calib: str | None = None, isolate: bool = True, power: str = "auto",
@@ -194,7 +197,7 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
                         skip("*", "tensorrt", "*", "no CUDA GPU here: engines are benchmarked on the GPU they "
                                                    "target (edgeseg bench --engine there)")
                     continue
-                for prec in [p for p in precisions if p in TRT_PRECISIONS]:
+                for prec in [p for p in precisions if p in ENGINE_PRECISIONS]:
                     eng = _engine(source, prec, size, b, arts, skip, fail, label)
                     if eng is not None:
                         bench(make_config(backend=eng[1], artifact=str(eng[0]), precision=prec, device="cuda",
@@ -205,11 +208,12 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
 def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tuple[int, int] | None, b: int,
                     channels: int, data: str | None, calib: str | None, fail: Callable[..., None],
                     rewrites: str = "default") -> dict[str, tuple[Path, list[str]]]:
+    """{precision: (ONNX, notes)} of one network at batch `b`, each made by `materialize` from the FP32 export."""
+    from edgeseg.recipe import Recipe, materialize
+
     out: dict[str, tuple[Path, list[str]]] = {}
     try:
-        from edgeseg.export import export_onnx
-
-        fp32 = export_onnx(source, size=size, batch=b, rewrites=rewrites)
+        fp32 = materialize(Recipe(source, "fp32", size, b, rewrites)).onnx
     except Exception as e:  # noqa: BLE001 - one failed export must not sink the matrix
         fail(label, "onnxruntime", "*", f"export failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
         return out
@@ -217,16 +221,13 @@ def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tu
         out["fp32"] = (fp32, [])
     if "fp16" in precisions:
         try:
-            from edgeseg.quantize import quantize_fp16
-
-            out["fp16"] = (quantize_fp16(fp32), [])
+            out["fp16"] = (materialize(Recipe(fp32, "fp16")).onnx, [])
         except Exception as e:  # noqa: BLE001
             fail(label, "onnxruntime", "fp16", f"FP16 conversion failed: {str(e).splitlines()[0][:200]}")
     manifest: Any = None
-    for prec in [p for p in INT8_LAYOUTS if p in precisions]:
+    for prec in [p for p in ("int8", "int8-io") if p in precisions]:
         try:
             from edgeseg.bench.config import onnx_input_dims
-            from edgeseg.quantize import quantize_int8
 
             notes: list[str] = []
             if calib is None:
@@ -237,8 +238,8 @@ def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tu
                     _log(f"{label}: {note}")
             else:
                 manifest = calib
-            notes.append(f"Q/DQ layout {INT8_LAYOUTS[prec]}")
-            out[prec] = (quantize_int8(fp32, manifest, qdq=INT8_LAYOUTS[prec]), notes)
+            notes.append(f"Q/DQ layout {QDQ_LAYOUT[prec]}")
+            out[prec] = (materialize(Recipe(fp32, prec, calib=manifest)).onnx, notes)
         except Exception as e:  # noqa: BLE001
             fail(label, "onnxruntime", prec, f"INT8 quantization failed: {str(e).splitlines()[0][:200]}")
     return out
@@ -246,17 +247,17 @@ def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tu
 
 def _engine(source: str, prec: str, size: tuple[int, int] | None, b: int, arts: dict[str, tuple[Path, list[str]]],
             skip: Callable[..., None], fail: Callable[..., None], label: str) -> tuple[Path, str] | None:
+    """The engine of the matrix's own graph of this precision (from the source when that graph failed)."""
     try:
-        from edgeseg.engine import build_engine_info
+        from edgeseg.recipe import EngineSpec, Recipe, materialize
 
-        onnx = arts.get(prec, arts.get("fp32", (None, [])))[0]
-        res = build_engine_info(str(onnx) if onnx is not None and prec in arts else source,
-                                precision=None if prec in arts else prec, size=size, batch=b)
+        recipe = Recipe(str(arts[prec][0]), None, size, b) if prec in arts else Recipe(source, prec, size, b)
+        res = materialize(replace(recipe, engine=EngineSpec())).engine
         from edgeseg.sidecars import EngineSidecar
 
-        side = EngineSidecar.from_meta(res.meta)
-        if side is None:
-            raise EdgesegError(f"{res.path}: its sidecar is not an edgeseg engine sidecar; rebuild it")
+        side = EngineSidecar.from_meta(res.meta) if res is not None else None
+        if res is None or side is None:
+            raise EdgesegError(f"{res and res.path}: its sidecar is not an edgeseg engine sidecar; rebuild it")
         return res.path, side.flavour
     except MissingDependencyError as e:  # no TensorRT here: the backend is absent
         skip(label, "tensorrt", prec, str(e))

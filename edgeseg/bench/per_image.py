@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.errors import EdgesegError
+from edgeseg.names import CHECKPOINT_SUFFIXES
 
 RESULT_MARK = "EDGESEG_RSS_RESULT "
 DEFAULT_IMAGE_ITERS = 5
@@ -93,7 +94,7 @@ def _open(job: dict[str, Any]) -> Any:
         from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
 
         return OnnxRuntimeRunner(path, threads=job.get("threads"))
-    if path.suffix in (".pt", ".pth"):
+    if path.suffix in CHECKPOINT_SUFFIXES:
         from edgeseg.runtime.torch_runner import TorchRunner
 
         return TorchRunner(path, threads=job.get("threads"))
@@ -113,7 +114,7 @@ def _measure(job: dict[str, Any]) -> dict[str, Any]:
     pp = Preprocess.from_dict(job["preprocess"])
     spec = TileSpec(**{k: job[k] for k in ("overlap", "blend", "batch") if k in job})
     suffix = Path(job["artifact"]).suffix
-    __import__("onnxruntime" if suffix == ".onnx" else "torch" if suffix in (".pt", ".pth") else "numpy")
+    __import__("onnxruntime" if suffix == ".onnx" else "torch" if suffix in CHECKPOINT_SUFFIXES else "numpy")
     rss = PeakRss().start()  # after the backend's import: both peaks count the model and its run, not libraries
     runner = _open(job)
     with runner:

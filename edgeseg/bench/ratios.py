@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from edgeseg.names import FLAVOURS
+
 # Issue 12's targets (they replace issue 4's 1.5x ORT-vs-torch and 1.8x INT8, which stay reported).
 TARGETS = {"ort_fp32_vs_torch": None, "int8_vs_fp32": None, "int8io_vs_fp32": 2.0, "best_vs_torch": 3.0}
 BEST_SHARE_TARGETS = {"tinyunet": 0.20, "sdunet": 0.25, "ulite": 0.04}  # best p50 / U-Net ORT FP32 p50, <=
 INT8_TARGET_MODELS = ("unet",)
-MAX_DICE_DROP_PP = 0.5  # no selected artifact more than this below FP32 (validation split; edgeseg optimize)
 
 
 def _p50(r: dict[str, Any]) -> float | None:
@@ -79,7 +80,7 @@ def compute_ratios(doc: dict[str, Any]) -> list[dict[str, Any]]:
             target = TARGETS[kind] if model in INT8_TARGET_MODELS else None
             add(kind, (model, backend, "fp32", device, threads, 1), (model, backend, prec, device,
                 threads, 1), target)
-        if backend in ("tensorrt", "tensorrt-rtx") and prec == "int8":
+        if backend in FLAVOURS and prec == "int8":
             add("trt_int8_vs_fp16", (model, backend, "fp16", device, threads, 1), (model, backend, prec, device,
                 threads, 1), None)
     return out

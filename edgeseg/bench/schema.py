@@ -17,12 +17,10 @@ import math
 from typing import Any
 
 from edgeseg.errors import EdgesegError
+from edgeseg.names import BACKENDS, DEVICES, PRECISIONS
 
 SCHEMA = "edgeseg-bench/1"
 TIMING_INTERLEAVED = "interleaved"
-BACKENDS = ("pytorch", "onnxruntime", "tensorrt", "tensorrt-rtx")
-PRECISIONS = ("fp32", "fp16", "int8", "int8-io")  # int8-io: INT8 with Q/DQ on Conv inputs+outputs (ORT CPU)
-DEVICES = ("cpu", "cuda")
 LATENCY_KEYS = ("min", "mean", "p50", "p90", "p99", "max")
 ENV_KEYS = ("cpu", "cores", "threads", "gpu", "versions")
 RESULT_KEYS = ("model", "backend", "precision", "device", "threads", "batch", "input_shape", "latency_ms",

@@ -91,7 +91,8 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from edgeseg.bench.config import bench_precision, make_config
+    from edgeseg.bench.config import make_config
+    from edgeseg.recipe import precision_label_of
 
     common = dict(warmup=args.warmup, iters=args.iters, seconds=args.seconds, power=args.power, data=args.data,
                   split=args.split, size=list(args.size) if args.size else None,
@@ -114,7 +115,7 @@ def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
         p = Path(onnx)
         if not p.is_file():
             raise EdgesegError(f"{p}: no such ONNX file; create it with edgeseg export")
-        prec = bench_precision(p)
+        prec = precision_label_of(p)
         for b in args.batch:
             for t in threads:
                 cfgs.append(make_config(model=p.stem, backend="onnxruntime", artifact=str(p), precision=prec,
@@ -131,7 +132,7 @@ def _single_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
 def cmd_bench(args: argparse.Namespace) -> int:
     from edgeseg.artifacts import write_json_atomic
     from edgeseg.bench.harness import WorkerFailed, precheck, run_config, run_config_isolated
-    from edgeseg.bench.matrix import new_doc, run_matrix
+    from edgeseg.bench.matrix import MATRIX_PRECISIONS, new_doc, run_matrix
     from edgeseg.bench.ratios import compute_ratios
     from edgeseg.bench.schema import check
     from edgeseg.bench.table import format_report
@@ -152,7 +153,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]
         precisions = [x.strip() for x in args.precisions.split(",") if x.strip()]
         bad = [b for b in backends if b not in ("onnxruntime", "pytorch", "tensorrt")] + \
-              [x for x in precisions if x not in ("fp32", "fp16", "int8", "int8-io")]
+              [x for x in precisions if x not in MATRIX_PRECISIONS]
         if bad:
             raise EdgesegError(f"unknown --backends/--precisions value(s) {bad}")
         import os

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from edgeseg.names import FLAVOURS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -26,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     batch.add_argument("--shapes", metavar="MIN:OPT:MAX",
                        help="dynamic-batch optimization profile, e.g. 1:4:8 (exports with a dynamic batch)")
     p.add_argument("--out", metavar="FILE.engine", help="output engine (default: content-addressed in the cache dir)")
-    p.add_argument("--backend", choices=["auto", "tensorrt", "tensorrt-rtx"], default="auto",
+    p.add_argument("--backend", choices=["auto", *FLAVOURS], default="auto",
                    help="auto: TensorRT if installed (Jetson/JetPack, datacenter GPUs), else TensorRT-RTX")
     p.add_argument("--timing-cache", metavar="FILE",
                    help="TensorRT build timing cache, read and updated (TensorRT-RTX has none: it caches JIT "

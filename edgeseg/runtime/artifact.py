@@ -19,21 +19,12 @@ from edgeseg.data.preprocess import Preprocess, given_preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.base import Runner
 from edgeseg.sidecars import CheckpointRecord, EngineSidecar, OnnxSidecar
-
-CHECKPOINT_SUFFIXES = (".pt", ".pth")
-ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+from edgeseg.source import FILE_KINDS, resolve_source
 
 
 def artifact_kind(path: str | Path) -> str:
-    """"checkpoint" | "onnx" | "engine" from the file name, or a one-line error."""
-    suffix = Path(path).suffix.lower()
-    if suffix in CHECKPOINT_SUFFIXES:
-        return "checkpoint"
-    if suffix == ".onnx":
-        return "onnx"
-    if suffix in ENGINE_SUFFIXES:
-        return "engine"
-    raise EdgesegError(f"{path}: unknown artifact type {suffix!r}; pass a .pt checkpoint, .onnx or .engine")
+    """"checkpoint" | "onnx" | "engine" (edgeseg.source decides), or a one-line error."""
+    return resolve_source(path, allow=FILE_KINDS).kind
 
 
 def engine_source_onnx(engine: str | Path, side: EngineSidecar | None) -> Path | None:
