@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.claims.campaign import load_campaign
-from edgeseg.claims.catalog import load_papers
+from edgeseg.claims.catalog import from_paper, load_papers
 from edgeseg.claims.checks import EVIDENCE_KINDS, check_claims, default_campaign_dir, evidence_kind
 from edgeseg.claims.evidence import load_evidence
 from edgeseg.claims.report_summary import changes_lines, reliability_lines, reviewed_lines, rules_lines, summary_lines
 from edgeseg.claims.report_tables import ablation_lines, budget_lines, convergence_lines, runs_lines
-from edgeseg.claims.verdicts import INCONCLUSIVE, PENDING, UNTESTABLE, VERDICTS, ClaimRow
+from edgeseg.claims.verdicts import INCONCLUSIVE, NOT_RUN, PENDING, UNTESTABLE, VERDICTS, ClaimRow
 
 # ---------- rendering ----------
 
@@ -33,7 +33,7 @@ def _cell(s: str) -> str:
 
 
 def _verdict_cell(r: ClaimRow) -> str:
-    v = r.verdict if r.verdict != UNTESTABLE else f"{UNTESTABLE}: {r.why}"
+    v = r.verdict if r.verdict not in (UNTESTABLE, NOT_RUN) else f"{r.verdict}: {r.why}"
     if r.verdict == INCONCLUSIVE and r.why.startswith(PENDING):  # nothing measured yet, not a straddle
         v += f": {PENDING}"
     if r.claim.get("mark"):
@@ -41,13 +41,17 @@ def _verdict_cell(r: ClaimRow) -> str:
     return v
 
 
-def _headline(rows: list[ClaimRow]) -> list[str]:
+def _headline(all_rows: list[ClaimRow]) -> list[str]:
+    rows = [r for r in all_rows if from_paper(r.claim)]
     out = ["## Headline", "",
            "Verdicts by the kind of evidence that decides them. *Restates* = the verdict restates another claim's "
            "number (e.g. the ratio of two counts already checked); *by construction* = it holds because of how "
            "it is built (our reconstruction sized from the paper's own figure, or arithmetic that cannot "
            "differ). Neither is independent evidence; they are counted in the verdict columns too, and the column "
            "says how many of them.", "",
+           "Only the papers' own claims are counted; claims from a code README or a third party "
+           f"({', '.join(f'`{r.id}`' for r in all_rows if not from_paper(r.claim)) or 'none'}) are listed below "
+           "with their verdicts but left out of these counts.", "",
            "| Evidence | " + " | ".join(VERDICTS) + " | of which restates / by construction | claims |",
            "|---|" + "---|" * (len(VERDICTS) + 2)]
     for kind in EVIDENCE_KINDS:
@@ -176,7 +180,7 @@ def claims_summary(results_dir: str | Path = "benchmarks/results",
 def short_table(rows: list[dict[str, str]], only_tested: bool = False, width: int = 44) -> str:
     """Plain-text table of claims_summary() rows (the demo prints the ones it measured)."""
     rows = [r for r in rows if not only_tested or not (
-        r["verdict"] == UNTESTABLE or (r["verdict"] == INCONCLUSIVE and r["why"].startswith(PENDING)))]
+        r["verdict"] in (UNTESTABLE, NOT_RUN) or (r["verdict"] == INCONCLUSIVE and r["why"].startswith(PENDING)))]
     if not rows:
         return "(no claim could be tested from these results)"
 
