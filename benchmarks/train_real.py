@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import sys
 import time
@@ -44,20 +42,10 @@ MODEL_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 def machine(device: str) -> str:
-    import torch
+    """The campaign's machine description (edgeseg.study.job.machine: CPU, cores, GPU where CUDA is visible)."""
+    from edgeseg.study.job import machine as describe
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    desc = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
-    if device == "cuda" and torch.cuda.is_available():
-        desc += f", {torch.cuda.get_device_name(0)}"
-    return desc
+    return describe()
 
 
 def _rel(p: Path) -> str:
