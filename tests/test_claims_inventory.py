@@ -94,7 +94,9 @@ def test_convergence_check_on_paired_curves():
     rough = [0.1, 0.3, 0.2, 0.6, 0.4, 0.83]
     runs = [_run("isbi2012-em", v, f, s, val_dice_per_epoch=c, val_dice=max(c))
             for f in range(3) for s in range(3) for v, c in (("ws", smooth), ("nows", rough))]
-    runs.append(_run("isbi2012-em", "ws", 9, 9, val_dice_per_epoch=smooth, val_dice=0.01))  # never learned
+    dead = _run("isbi2012-em", "ws", 9, 9, val_dice_per_epoch=smooth, val_dice=0.01)
+    dead.scores = {"i0": {"dice": 0.0}, "i1": {"dice": 0.01}}  # pooled test Dice below 0.05: never learned
+    runs.append(dead)
     runs.append(_run("isbi2012-em", "nows", 9, 9, val_dice_per_epoch=rough, val_dice=0.8))
     row = ClaimRow("x", "sdunet", "convergence", "-")
     check_convergence(row, {"model": "ws", "baseline": "nows", "datasets": ["isbi"]}, Campaign(Path("c"), runs=runs))
