@@ -123,6 +123,8 @@ def _pil_to_uint8(path: Path, im: Image.Image) -> np.ndarray:
 
 def scale_to_uint8(path: Path, a: np.ndarray) -> np.ndarray:
     """High bit depth or float -> 8 bit by the image's own min..max; NaN/inf refused."""
+    if a.size == 0:
+        raise EdgesegError(f"{path}: image holds no pixels (shape {a.shape}); replace the file")
     if a.dtype == np.uint8:
         return a
     if a.dtype.kind not in "uifb":
