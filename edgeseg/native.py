@@ -47,18 +47,7 @@ def training_regime(pp: Preprocess) -> str:
 
 def model_name(runner: Any) -> str | None:
     """The registry name behind a runner: a TorchRunner's model config, else the ONNX/engine sidecar."""
-    conf = getattr(getattr(runner, "source", None), "edgeseg_config", None) or \
-        getattr(getattr(runner, "model", None), "edgeseg_config", None)
-    if conf:
-        return conf.get("name")
-    path = getattr(runner, "path", None)
-    if path is None:
-        return None
-    from edgeseg.sidecars import read_engine_sidecar, read_onnx_sidecar
-
-    engine = read_engine_sidecar(path)  # an engine records its model in the sidecar of the ONNX it came from
-    side = read_onnx_sidecar(engine.onnx_path if engine is not None and engine.onnx_path else path)
-    name = (side.model or {}).get("name") if side is not None else None
+    name = (runner.model_config() or {}).get("name")
     return name if isinstance(name, str) else None
 
 

@@ -187,7 +187,7 @@ def sliding_window(runner: Any, image: np.ndarray, spec: TileSpec | None = None,
     win = window(tile, spec.blend, ov)
     mean: np.ndarray | None = None
     wsum = np.zeros((h, w), np.float32)
-    step = fixed_batch or min(spec.batch, _profile_max_batch(runner, name) or spec.batch)
+    step = fixed_batch or min(spec.batch, runner.max_batch(name) or spec.batch)
     for i in range(0, len(origins), step):
         chunk = origins[i:i + step]
         x = np.stack([padded[:, y:y + tile[0], x0:x0 + tile[1]] for y, x0 in chunk])
@@ -203,13 +203,6 @@ def sliding_window(runner: Any, image: np.ndarray, spec: TileSpec | None = None,
             progress(len(chunk))
     assert mean is not None
     return mean
-
-
-def _profile_max_batch(runner: Any, name: str) -> int | None:
-    """A TensorRT engine with a dynamic batch takes at most its optimisation profile's maximum."""
-    io = getattr(runner, "_io", None)
-    shape = io.get(name, {}).get("max_shape") if isinstance(io, dict) else None
-    return int(shape[0]) if shape else None
 
 
 def _accumulate(mean: np.ndarray, wsum: np.ndarray, logits: np.ndarray, win: np.ndarray, y: int, x: int) -> None:

@@ -87,3 +87,25 @@ def test_one_precision_vocabulary() -> None:
            "env": {"cpu": None, "cores": None, "threads": None, "gpu": None, "versions": None}, "results": [row]}
     assert validate(doc) == []  # optimize makes mixed-int8 and the mission plot draws it: bench files carry it
     assert any("precision" in e for e in validate({**doc, "results": [{**row, "precision": "int4"}]}))
+
+
+def test_runner_capabilities_and_predictor(ckpt: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import numpy as np
+
+    from edgeseg.runtime.base import as_predictor
+    from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
+    from edgeseg.runtime.torch_runner import TorchRunner
+
+    monkeypatch.setenv("EDGESEG_CACHE", str(tmp_path / "cache"))
+    onnx = materialize(Recipe(ckpt, batch="dynamic")).onnx
+    x = np.random.default_rng(0).standard_normal((3, 1, 32, 32)).astype(np.float32)
+    with OnnxRuntimeRunner(onnx, threads=1) as ort_r, TorchRunner(ckpt, threads=1) as torch_r:
+        for r in (ort_r, torch_r):  # the network from the sidecar (ONNX) or the loaded model (PyTorch)
+            assert r.model_config()["name"] == "unet" and r.model_config()["in_channels"] == 1
+            assert r.max_batch("input") is None and r.time_compute(2, 0, x) is None  # CPU: no compute-only timer
+        want = ort_r.infer({"input": x})["logits"]
+        assert np.array_equal(as_predictor(ort_r)(x), want)
+        assert np.array_equal(as_predictor(ort_r, checked=False)(x), want)
+        np.testing.assert_allclose(as_predictor(torch_r)(x), want, atol=1e-4)
+        with pytest.raises(EdgesegError, match="must be float32"):  # the checked predictor checks the feed
+            as_predictor(ort_r)(x.astype(np.float64))

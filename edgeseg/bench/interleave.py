@@ -1,8 +1,9 @@
 """Time several runners in ONE process in interleaved rounds, so machine drift hits every candidate alike.
 
-Round r times each runner `iters` times (`bench.timing.timed_loop`: perf_counter_ns around `infer_impl`, after one
-checked `infer`), in an order rotated by r, so no candidate always runs first or last. Latency statistics pool
-all rounds (edgeseg.bench.stats conventions); per-round medians are kept to show drift.
+Round r times each runner `iters` times (`bench.timing.timed_loop`: perf_counter_ns around the unchecked
+predictor `as_predictor(runner, checked=False)`, after one checked call), in an order rotated by r, so no
+candidate always runs first or last. Latency statistics pool all rounds (edgeseg.bench.stats conventions);
+per-round medians are kept to show drift.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from edgeseg.bench.stats import latency_stats
 from edgeseg.bench.timing import make_input, timed_loop
 from edgeseg.errors import EdgesegError
+from edgeseg.runtime.base import as_predictor
 
 
 def round_orders(names: Sequence[str], rounds: int) -> list[list[str]]:
@@ -35,19 +37,19 @@ def time_interleaved(runners: Mapping[str, Any], shapes: Mapping[str, Sequence[i
     "round_p50_ms", "iters", "batch"}}. "per_image_ms" is latency_ms divided by the batch."""
     check_counts(rounds, iters, warmup)
     names = list(runners)
-    feeds = {}
+    calls = {}
     for n in names:
         r = runners[n]
-        feed = {next(iter(r.input_metadata())): make_input(shapes[n], seed)}
-        r.infer(feed)  # checked once: names, dtype, shape
-        timed_loop(lambda r=r, f=feed: r.infer_impl(f), warmup, 1, None)
-        feeds[n] = feed
+        x = make_input(shapes[n], seed)
+        as_predictor(r)(x)  # checked once: names, dtype, shape
+        predict = as_predictor(r, checked=False)
+        timed_loop(lambda p=predict, x=x: p(x), warmup, 1, None)
+        calls[n] = lambda p=predict, x=x: p(x)
     samples: dict[str, list[float]] = {n: [] for n in names}
     round_p50: dict[str, list[float]] = {n: [] for n in names}
     for order in round_orders(names, rounds):
         for n in order:
-            r, f = runners[n], feeds[n]
-            s, _, _ = timed_loop(lambda r=r, f=f: r.infer_impl(f), 0, iters, None)
+            s, _, _ = timed_loop(calls[n], 0, iters, None)
             samples[n].extend(s)
             round_p50[n].append(float(np.median(s)))
     out = {}

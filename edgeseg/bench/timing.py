@@ -3,8 +3,8 @@
 Method (docs: benchmarks/README.md "The CPU matrix"):
 * warm-up iterations, then timed iterations (a fixed count, or as many as fit in `seconds`);
 * CPU: each iteration timed with `time.perf_counter_ns` around the runner's inference call, end to end
-  (numpy in -> numpy out). One checked `infer()` first; the loop calls `infer_impl` so the per-call
-  feed validation is not timed;
+  (numpy in -> numpy out). One checked `infer()` first; the loop calls the unchecked predictor
+  (`as_predictor(runner, checked=False)`) so the per-call feed validation is not timed;
 * GPU: end to end (host->device copy, compute, device->host copy) per iteration with perf_counter, and
   compute only (inputs already on the device) with CUDA events, reported as `latency_compute_ms`.
 """
@@ -18,6 +18,7 @@ import numpy as np
 
 from edgeseg.bench.stats import latency_stats, throughput_ips
 from edgeseg.errors import EdgesegError
+from edgeseg.runtime.base import as_predictor
 
 DEFAULT_WARMUP = 10
 DEFAULT_ITERS = 50
@@ -70,7 +71,8 @@ def bench_runner(runner: Any, input_shape: tuple[int, ...] | list[int], warmup: 
     feed = {name: make_input(input_shape, seed)}
     out = runner.infer(feed)  # checked once: names, dtype, shape
     out_shape = list(next(iter(out.values())).shape)
-    samples, t0, t1 = timed_loop(lambda: runner.infer_impl(feed), warmup, iters, seconds, meter)
+    predict, x = as_predictor(runner, checked=False), feed[name]
+    samples, t0, t1 = timed_loop(lambda: predict(x), warmup, iters, seconds, meter)
     res: dict[str, Any] = {"latency_ms": latency_stats(samples), "throughput_ips": throughput_ips(samples, batch),
                            "iters": len(samples), "timed_s": t1 - t0, "energy_mj_per_image": None,
                            "power_source": None, "latency_compute_ms": None, "output_shape": out_shape}
@@ -85,21 +87,5 @@ def bench_runner(runner: Any, input_shape: tuple[int, ...] | list[int], warmup: 
 
 def _compute_only(runner: Any, x: np.ndarray, warmup: int, iters: int) -> dict[str, float] | None:
     """GPU compute-only latency with CUDA events (inputs already on the device); None if not available."""
-    if getattr(runner, "backend", "") == "pytorch" and hasattr(runner, "infer_torch"):
-        import torch
-
-        xd = torch.from_numpy(x).to(runner.device)
-        for _ in range(warmup):
-            runner.infer_torch(xd)
-        samples = []
-        for _ in range(iters):
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            runner.infer_torch(xd)
-            b.record()
-            b.synchronize()
-            samples.append(a.elapsed_time(b))
-        return latency_stats(samples)
-    if hasattr(runner, "time_compute"):  # TensorRTRunner: CUDA events around execute_async_v3
-        return latency_stats(runner.time_compute(iters, warmup=warmup))
-    return None
+    samples = runner.time_compute(iters, warmup=warmup, x=x)  # a Runner capability (PyTorch CUDA, TensorRT)
+    return latency_stats(samples) if samples else None

@@ -6,12 +6,20 @@
 `activate()` loads (session, engine, model), `deactivate()` frees it; `infer` checks the feed against
 `input_metadata()` (names, dtypes, shapes with -1/None for dynamic axes) before running, so a wrong
 shape is a clear error rather than a backend crash.
+
+Optional capabilities are declared here with their "not available" answer (`max_batch`, `model_config`,
+`time_compute`); a backend overrides what it has, and callers ask instead of probing attributes.
+`as_predictor(runner)` is the plain callable (array in, logits out) that tiling, native scoring and the
+timing loops take, as MONAI's `sliding_window_inference` takes a predictor.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +48,8 @@ class Runner(ABC):
 
     #: short backend name used in results ("pytorch", "onnxruntime", "tensorrt", "tensorrt-rtx")
     backend: str = "?"
+    #: the artifact file behind the runner (None: a model in memory); its sidecar records the network
+    path: Path | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -74,6 +84,28 @@ class Runner(ABC):
             m.check(feed[k], self.name)
         return self.infer_impl(feed)
 
+    # -- optional capabilities ---------------------------------------------------------------------------
+    def max_batch(self, name: str) -> int | None:
+        """The largest batch input `name` takes where its batch is dynamic (a TensorRT profile's maximum);
+        None: no limit beyond the input's own shape."""
+        return None
+
+    def model_config(self) -> dict[str, Any] | None:
+        """The registry config of the network behind the runner ({"name", "in_channels", ...}); None when
+        unknown. Default: what the artifact's sidecar records (an engine: the sidecar of its ONNX)."""
+        if self.path is None:
+            return None
+        from edgeseg.sidecars import read_engine_sidecar, read_onnx_sidecar
+
+        engine = read_engine_sidecar(self.path)
+        side = read_onnx_sidecar(engine.onnx_path if engine is not None and engine.onnx_path else self.path)
+        return side.model if side is not None else None
+
+    def time_compute(self, iters: int = 100, warmup: int = 10, x: np.ndarray | None = None) -> list[float] | None:
+        """Per-iteration device compute time in ms (CUDA events, no host copies) on `x` (None: the inputs the
+        last `infer` staged); None where the backend cannot measure it."""
+        return None
+
     @abstractmethod
     def activate_impl(self) -> None: ...
 
@@ -88,3 +120,12 @@ class Runner(ABC):
 
     @abstractmethod
     def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+def as_predictor(runner: Runner, checked: bool = True) -> Callable[[np.ndarray], np.ndarray]:
+    """An active runner as a predictor: N x C x H x W float32 -> its first output. `checked=False` skips the
+    per-call feed check (timing loops, after one checked call)."""
+    name = next(iter(runner.input_metadata()))
+    out = runner.output_names()[0]
+    run = runner.infer if checked else runner.infer_impl
+    return lambda x: run({name: x})[out]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -66,6 +67,30 @@ class TorchRunner(Runner):
         if isinstance(y, (list, tuple)):  # deep supervision in train mode; eval returns a tensor
             y = y[-1]
         return {OUTPUT_NAME: y.float().cpu().numpy()}
+
+    def model_config(self) -> dict[str, Any] | None:
+        for m in (self.model, self.source):  # the loaded network, or the one given in memory
+            conf = getattr(m, "edgeseg_config", None)
+            if conf:
+                return dict(conf)
+        return None
+
+    def time_compute(self, iters: int = 100, warmup: int = 10, x: np.ndarray | None = None) -> list[float] | None:
+        """CUDA-event time of the network alone on `x` already on the device (CUDA only; else None)."""
+        if x is None or not self.device.startswith("cuda") or self.model is None:
+            return None
+        xd = torch.from_numpy(x).to(self.device)
+        for _ in range(warmup):
+            self.infer_torch(xd)
+        samples = []
+        for _ in range(iters):
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            self.infer_torch(xd)
+            b.record()
+            b.synchronize()
+            samples.append(a.elapsed_time(b))
+        return samples
 
     def infer_torch(self, x: torch.Tensor) -> torch.Tensor:
         """Tensor in, tensor out on the runner's device: the bench times this without host copies."""

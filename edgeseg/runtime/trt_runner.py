@@ -312,10 +312,18 @@ class TensorRTRunner(Runner):
         self.cuda.sync(self.stream)
         return {k: v.copy() for k, v in outs.items()}
 
-    def time_compute(self, iters: int = 100, warmup: int = 10) -> list[float]:
-        """Per-iteration GPU time (ms) of the engine alone, measured with CUDA events on the stream."""
+    def max_batch(self, name: str) -> int | None:
+        """The optimisation profile's maximum batch of input `name` (None before activation)."""
+        shape = self._io.get(name, {}).get("max_shape")
+        return int(shape[0]) if shape else None
+
+    def time_compute(self, iters: int = 100, warmup: int = 10, x: np.ndarray | None = None) -> list[float]:
+        """Per-iteration GPU time (ms) of the engine alone, measured with CUDA events on the stream
+        (on `x` when given, else on the inputs already staged)."""
         if not self.is_active:
             raise RuntimeError(f"{self.name}: runner is not active; use it inside `with`")
+        if x is not None:
+            self.set_input(x)
         for _ in range(warmup):
             self._enqueue()
         self.cuda.sync(self.stream)
