@@ -5,10 +5,11 @@ Verdicts:
   95 % paired bootstrap interval of (model - comparator) lies strictly on one side of the claim's threshold
   (an interval that touches the threshold does not decide).
 * **holds in part**: holds on some of the data sets or parts of the claim, not on all; or holds where the
-  evidence cannot be complete (a network trained on one seed only: seed variance was not measured; data sets
-  of the paper that are not available here; comparators of the paper that are not implemented here).
+  evidence cannot be complete (data sets of the paper that are not available here; comparators of the paper
+  that are not implemented here).
 * **inconclusive at this budget**: the interval straddles the threshold, or there is not enough evidence yet
-  (too few paired images, or runs the campaign has not produced yet: "not yet measured (campaign pending)").
+  (too few paired images, fewer than 3 learned seeds of a network on the set -- in either direction, see
+  `accuracy_rules` -- or runs the campaign has not produced yet: "not yet measured (campaign pending)").
 * **not testable here**: impossible here, always with the reason: a data set not available, hardware we do not
   have (a K40c, a phone), an external challenge server with withheld labels, a network the paper compares with
   that is not implemented.
@@ -48,7 +49,6 @@ COMPARABLE_MARGIN = 0.01
 # Fewer paired images than this cannot support a percentile bootstrap (its interval would be too narrow).
 MIN_IMAGES = 10
 PENDING = "not yet measured (campaign pending)"
-SINGLE_SEED = "seed variance not measured (one training seed)"
 
 
 def threshold(mode: str, margin: float = COMPARABLE_MARGIN) -> float:
