@@ -41,6 +41,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ({"net": "ulite", "size": 50}, "sets.synth.size", "multiples of 32"),
     ({"extra": "epoch = 3\n"}, "networks.ulite.epoch", "remove it or use one of"),
     ({"extra": "recipe = { loss = \"focal\" }\n"}, "networks.ulite.recipe.loss", "what edgeseg train implements"),
+    ({"extra": "folds = [-1]\n"}, "networks.ulite.folds", "list of fold numbers"),
 ])
 def test_bad_plan_is_refused_before_training(tmp_path: Path, data: Path, capsys, fmt, key, fix) -> None:
     p = tmp_path / "bad.toml"
@@ -56,6 +57,14 @@ def test_good_plan_lists_its_runs(tmp_path: Path, data: Path, capsys) -> None:
     p.write_text(GOOD.format(data=data, size=64, net="ulite", extra=""))
     assert main(["campaign", "plan", str(p), "--results", str(tmp_path / "res")]) == 0
     assert capsys.readouterr().out.split() == ["synth", "ulite", "f0", "s0", "todo"]
+
+
+def test_network_folds_subset_runs_only_those_folds(tmp_path: Path, data: Path, capsys) -> None:
+    kfold = GOOD.replace('kind = "holdout"\nn_train = 6', 'kind = "kfold"\nfolds = 3')
+    p = tmp_path / "ok.toml"
+    p.write_text(kfold.format(data=data, size=64, net="ulite", extra="folds = [0, 2]\n"))
+    assert main(["campaign", "plan", str(p), "--results", str(tmp_path / "res")]) == 0
+    assert [line.split()[2] for line in capsys.readouterr().out.splitlines()] == ["f0", "f2"]
 
 
 def test_claims_plan_is_the_committed_campaign() -> None:

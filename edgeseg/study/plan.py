@@ -63,7 +63,7 @@ TOP = {"schema", "name", "description", "results", "runs", "split_seed", "aliase
        "networks", "same_as", "order"}
 RECIPE = {"size", "epochs", "batch", "lr", "foreground", "augment", "loss", "native_crop"}
 SET = {"shared", "folder", "kind", "n_train", "n_val", "folds", "what", "interior"} | RECIPE
-NETWORK = {"model", "options", "seeds", "sets", "recipe", "native_crop", "test_limit", "score_levels"}
+NETWORK = {"model", "options", "seeds", "sets", "folds", "recipe", "native_crop", "test_limit", "score_levels"}
 OVERRIDE = RECIPE - {"native_crop"} | {"epochs_factor"}
 
 
@@ -111,6 +111,11 @@ class Plan:
     def folds(self, ds: str) -> int:
         return int(self.sets[ds].get("folds", 1)) if self.sets[ds]["kind"] == "kfold" else 1
 
+    def net_folds(self, variant: str, ds: str) -> list[int]:
+        """The folds a network runs on a set: all of them, or the network's `folds` subset (k-fold sets only)."""
+        every = range(self.folds(ds))
+        return [f for f in self.networks[variant].get("folds", every) if f in every]
+
     def recipe(self, ds: str, variant: str) -> dict[str, Any]:
         """The set's recipe with the network's overrides (epochs_factor multiplies the set's epochs)."""
         spec = {k: v for k, v in self.sets[ds].items() if k in RECIPE}
@@ -125,7 +130,7 @@ class Plan:
     def all_jobs(self) -> list[Job]:
         """Every run the plan has, in priority order ([[order]] entries first), less the `same_as` ones."""
         declared = [Job(ds, v, f, s) for v, net in self.networks.items() for s in net["seeds"]
-                    for ds in net["sets"] for f in range(self.folds(ds))]
+                    for ds in net["sets"] for f in self.net_folds(v, ds)]
         known = set(declared)
         out: list[Job] = []
         for block in self.order:
@@ -253,6 +258,10 @@ def _check_network(path: Path, v: str, net: dict[str, Any], sets: dict[str, dict
         if ds not in sets:
             raise _fail(path, f"{w}.sets", f"{ds!r} is not a data set of this plan", f"add [sets.{ds}] or use one "
                                                                                      f"of {sorted(sets)}")
+    folds = net.get("folds")
+    if folds is not None and not (isinstance(folds, list) and folds and all(isinstance(f, int) and f >= 0
+                                                                            for f in folds)):
+        raise _fail(path, f"{w}.folds", f"bad value {folds!r}", "give a list of fold numbers, e.g. [0]")
     _check_keys(path, f"{w}.recipe", net.get("recipe") or {}, OVERRIDE)
     _check_recipe(path, f"{w}.recipe", net.get("recipe") or {})
     for k in ("test_limit",):
