@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from edgeseg.claims import INCONCLUSIVE, check_claims
 from edgeseg.claims.campaign import load_campaign
@@ -99,6 +100,23 @@ def test_loader_reads_partial_campaign(tmp_path):
     assert any("tinyunet/f0-s0.json" in p and "run skipped" in why for p, why in camp.problems)
     assert camp.n_test("isbi2012-em") == 30
     assert load_campaign(tmp_path / "nope").runs == []
+
+
+def test_isbi_is_decided_on_skill_over_the_trivial_predictor(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    make_campaign(results / "campaign")
+    (results / "campaign-trivial").mkdir()
+    stems = [f"i{f}{i}" for f in range(3) for i in range(10)]
+    (results / "campaign-trivial" / "isbi2012-em.csv").write_text(
+        "stem,dice,iou,dice_interior,iou_interior\n" + "".join(f"{s},0,0,0.6,0.45\n" for s in stems))
+    camp = load_campaign(results / "campaign")
+    raw, skill = (camp.per_image("isbi2012-em", "unet", m) for m in ("dice_interior", "dice_interior_skill"))
+    assert all(skill[s][k] == pytest.approx((raw[s][k] - 0.6) / 0.4) for s in raw for k in raw[s])
+    row = {r.id: r for r in check_claims(results)}["sdunet-accuracy-isbi"]
+    assert "isbi2012-em: dice_interior_skill" in row.ci and "trivial no-membrane predictor 0.600 dice_interior" \
+        in row.ours, (row.ci, row.ours)
+    assert any("shown beside, not deciding: dice_interior " in d for d in row.details)
 
 
 def test_accuracy_verdicts_on_synthetic_campaign(tmp_path):

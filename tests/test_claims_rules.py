@@ -74,6 +74,25 @@ def test_budget_rule_makes_a_budget_dependent_decision_inconclusive():
     assert "not yet trained at 2x epochs" in _diff(short, "a").why  # 2 seeds at 2x: the budget does not judge
 
 
+def test_budget_on_part_of_a_kfold_set_compares_the_same_folds():
+    """ISBI's 2x runs cover fold 0 only: the 1x verdict on fold 0 is set against the 2x one, not the whole set's."""
+    def kfold(a2x: float) -> Campaign:
+        camp = _campaign({"unet": (0.0, 3, 0), "a": (0.05, 3, 0)})
+        half = {0: STEMS[:20], 1: STEMS[20:]}
+        camp.splits[DS] = {"folds": [{"fold": f, "test": t} for f, t in half.items()]}
+        runs = [Run(DS, r.variant, f, r.seed, {s: r.scores[s] for s in t}, {}, r.csv_path)
+                for r in camp.runs for f, t in half.items()]
+        twice = [Run(DS, f"{r.variant}-2x", 0, r.seed, {s: {"dice": v["dice"] + (a2x if r.variant == "a" else 0.0)}
+                                                          for s, v in r.scores.items()}, {}, r.csv_path)
+                 for r in runs if r.fold == 0]
+        camp.runs = runs + twice
+        return camp
+    same, flips = _diff(kfold(0.0), "a"), _diff(kfold(-0.10), "a")
+    assert same.verdict == HOLDS and "the same at 2x epochs on fold 0, 20 images" in same.why, same.why
+    assert flips.verdict == INCONCLUSIVE and f"{ar.BUDGET_DEPENDS} on fold 0, 20 images: holds at the campaign's " \
+        "epochs (" in flips.why, flips.why
+
+
 def test_images_cap_and_sets_tally():
     camp = _campaign({"unet": (0.0, 3, 0), "a": (0.05, 3, 0)})
     camp.splits[DS]["folds"][0]["test"] = [*STEMS, "s99"]  # one test image nobody scored

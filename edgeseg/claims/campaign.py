@@ -7,6 +7,9 @@ Layout (written by the campaign runner; see the schema in the campaign runner's 
                                               either one file with a "folds" list or one file per fold
   campaign/<dataset>/<variant>/f<F>-s<S>.csv  stem,dice,iou[,dice_interior,iou_interior] per TEST image
   campaign/<dataset>/<variant>/f<F>-s<S>.json edgeseg-campaign-run/1, written only when the run finished
+  campaign-trivial/<dataset>.csv              (beside the campaign) the same columns for the trivial predictor
+                                              (`edgeseg.claims.trivial`); each run then also has
+                                              <score>_skill = (score - trivial) / (1 - trivial) per image
 
 A run counts only when both its JSON and its CSV are there and readable, so a campaign that is still
 running (or was cut short) is read as what it has finished: missing runs are "not yet measured", never an
@@ -19,7 +22,7 @@ import csv
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,7 @@ class Campaign:
     splits: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: list[Run] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    trivial: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # dataset -> stem -> scores
 
     @property
     def aliases(self) -> dict[str, str]:
@@ -128,6 +132,18 @@ class Campaign:
         folds = int(plan_datasets(self.plan).get(dataset, {}).get("folds") or 1)
         return sum(len(v.get("seeds") or []) * folds for v in variants.values()
                    if isinstance(v, dict) and dataset in (v.get("sets") or []))
+
+    def folds_of(self, dataset: str, name: str) -> set[int]:
+        return {r.fold for r in self.variant_runs(dataset, name)}
+
+    def on_folds(self, dataset: str, folds: set[int]) -> Campaign:
+        """The same campaign with `dataset` cut to `folds` (its runs and test images): a comparison trained on
+        part of a k-fold set (the 2x budget on ISBI fold 0) is set against the other budget on the same images."""
+        split = self.splits.get(dataset) or {"folds": []}
+        kept = [f for f in split.get("folds") or [] if isinstance(f, dict) and f.get("fold") in folds]
+        cut = {**split, "folds": kept}
+        return replace(self, splits={**self.splits, dataset: cut},
+                       runs=[r for r in self.runs if r.dataset != dataset or r.fold in folds])
 
     def n_test(self, dataset: str) -> int | None:
         s = self.splits.get(dataset)
@@ -217,12 +233,34 @@ def load_campaign(root: str | Path) -> Campaign:
             continue
         camp.runs.append(Run(dataset, variant, fold, seed, scores, meta if isinstance(meta, dict) else {},
                              csv_path.as_posix()))
+    _add_skill(camp, root.parent / "campaign-trivial")
     have = {(r.dataset, r.variant, r.fold, r.seed) for r in camp.runs}
     for r in list(camp.runs):
         also = SAME_RUNS.get((r.dataset, r.variant, r.fold, r.seed))
         if also and (r.dataset, also, r.fold, r.seed) not in have:
             camp.runs.append(Run(r.dataset, also, r.fold, r.seed, r.scores, r.meta, r.csv_path))
     return camp
+
+
+def skill(score: float, trivial: float) -> float:
+    """The share of what the trivial predictor leaves that a network gains: 0 = the trivial score, 1 = perfect."""
+    return (score - trivial) / (1.0 - trivial) if trivial < 1.0 else 0.0
+
+
+def _add_skill(camp: Campaign, folder: Path) -> None:
+    """<score>_skill per image for each data set with a trivial-predictor CSV (ISBI's interior Dice: the
+    no-membrane predictor scores 0.88 there, so raw differences are a small share of what a network can add)."""
+    for p in sorted(folder.glob("*.csv")):
+        try:
+            camp.trivial[p.stem] = _read_csv(p)
+        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as e:
+            camp.problems.append((p.as_posix(), f"unreadable trivial baseline ({type(e).__name__})"))
+    for r in camp.runs:
+        base = camp.trivial.get(r.dataset)
+        for stem, row in (r.scores.items() if base else ()):
+            for k, t in (base.get(stem) or {}).items():
+                if k in row:
+                    row[f"{k}_skill"] = skill(row[k], t)
 
 
 def _fold_test(split: dict[str, Any] | None, fold: int) -> set[str] | None:
