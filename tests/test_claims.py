@@ -28,6 +28,7 @@ from edgeseg.claims import (
 from edgeseg.cli import main
 from edgeseg.errors import EdgesegError
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "claims_results"
 
 # Exact verdicts on the hand-written fixture (MODELS.md's computed counts + made-up latencies). The fixture has
@@ -183,6 +184,20 @@ def test_missing_results_are_not_testable(tmp_path):
     assert rows["ulite-faster"].verdict == UNTESTABLE and "no bench results" in rows["ulite-faster"].why
     assert rows["gpunet-accuracy"].verdict == INCONCLUSIVE and "campaign pending" in rows["gpunet-accuracy"].why
     assert rows["ulite-params"].verdict == HOLDS
+
+
+def test_profile_results_give_the_limit_section_and_the_mobile_bounds(tmp_path):
+    """The committed profile results (a network's latency over its roofline bound, the edge-device bounds) reach
+    the report; a mobile claim gets its device bound as context and stays "not testable here"."""
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    shutil.copytree(ROOT / "benchmarks" / "results" / "profile", results / "profile")
+    rows = {r.id: r for r in build_report(results, tmp_path / "c.md")}
+    text = (tmp_path / "c.md").read_text()
+    assert "## How far from the physical limit" in text and "unet fp32: latency = " in text
+    assert rows["sdunet-mobile"].verdict == UNTESTABLE
+    assert any(d.startswith("Bound, not a measurement: no runtime can run sdunet") and "Jetson Orin Nano" in d
+               for d in rows["sdunet-mobile"].details)
 
 
 def test_short_table():

@@ -38,6 +38,7 @@ from edgeseg.claims.verdicts import (
     VERDICTS,
     ClaimRow,
 )
+from edgeseg.profile.devices import device_bounds_context
 
 __all__ = ["FAILS", "HOLDS", "INCONCLUSIVE", "NOT_RUN", "PART", "UNTESTABLE", "VERDICTS", "ClaimRow", "check_claims",
            "evidence_kind", "EVIDENCE_KINDS"]
@@ -83,6 +84,10 @@ def check_claims(results_dir: str | Path, papers: list[dict[str, Any]] | None = 
                        claim=claim)
         if t["kind"] == "untestable":
             row.why = str(t["reason"])
+            bound = device_bounds_context(t["bounds_for"], Path(results_dir) / "profile" / "device-bounds.json") \
+                if t.get("bounds_for") else None
+            if bound:  # context beside the verdict, which stays "not testable here"
+                row.details.append(bound)
         elif t["kind"] == "not_run":
             row.verdict, row.why = NOT_RUN, f"{t['reason']} (would run with: {t['run_with']})"
         elif t["kind"] == "convergence":

@@ -15,6 +15,7 @@ from edgeseg.claims.campaign import load_campaign
 from edgeseg.claims.catalog import from_paper, load_papers
 from edgeseg.claims.checks import EVIDENCE_KINDS, check_claims, default_campaign_dir, evidence_kind
 from edgeseg.claims.evidence import load_evidence
+from edgeseg.claims.report_limits import limit_lines
 from edgeseg.claims.report_summary import changes_lines, reliability_lines, reviewed_lines, rules_lines, summary_lines
 from edgeseg.claims.report_tables import ablation_lines, budget_lines, convergence_lines, runs_lines
 from edgeseg.claims.verdicts import INCONCLUSIVE, NOT_RUN, PENDING, UNTESTABLE, VERDICTS, ClaimRow
@@ -105,7 +106,7 @@ def render_markdown(rows: list[ClaimRow], results_dir: str | Path, command: str,
     ]
     out += summary_lines(rows) + rules_lines() + changes_lines(rows, results_dir) + reviewed_lines(camp)
     out += budget_lines(camp) + reliability_lines(camp)
-    out += _headline(rows)
+    out += _headline(rows) + limit_lines(results_dir)
     out += ["## Plots", "", "Written by `edgeseg claims --plots benchmarks/plots` from the same evidence.", "",
             "- [`plots/latency_vs_macs.png`](plots/latency_vs_macs.png): each network's share of U-Net's latency "
             "against its share of U-Net's MACs (ratios within one run, 256x256, 2 threads, batch 1), one marker "
