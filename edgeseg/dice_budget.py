@@ -76,7 +76,7 @@ class EvalSet:
 
 def _validation_stems(fp32: Path, manifest: dict[str, Any]) -> tuple[set[str] | None, str | None]:
     """(validation stems, where they were recorded) of the FP32 graph's checkpoint, else the calibration's."""
-    from edgeseg.runtime.artifact import describe_artifact
+    from edgeseg.runtime.opener import describe_artifact
 
     val = (describe_artifact(fp32).split or {}).get("val")
     if isinstance(val, list) and val:
@@ -95,7 +95,7 @@ def eval_set(data: str | Path, fp32: Path, manifest: dict[str, Any]) -> EvalSet:
     from edgeseg.data.dataset import SegFolder, read_pair
     from edgeseg.data.preprocess import Preprocess
     from edgeseg.evaluate import label_map_for
-    from edgeseg.runtime.artifact import describe_artifact
+    from edgeseg.runtime.opener import describe_artifact
 
     data = Path(data)
     if not data.is_dir():

@@ -14,7 +14,7 @@ Conventions:
   with another batch dimension: it carries its batch-1 sibling's Dice (said in its notes).
 * Within budget: the one rule behind --max-dice-drop, the same as `edgeseg quantize`'s (`edgeseg.dice_budget`:
   the upper bound of the 95 % paired image-bootstrap interval of the drop over every validation image).
-* Latency: all candidates timed in one process in interleaved rounds (edgeseg.bench.interleave), per image
+* Latency: all candidates timed in one process in interleaved rounds (edgeseg.bench.timing), per image
   (p50 and p99 / batch). The selected artifact is the lowest per-image p50 within budget. An INT8 artifact
   slower than FP32 at the same threads and batch is never selected silently: the result says so.
 * No candidate within budget: the table is still written (it is complete), then one line, exit 2.
@@ -112,7 +112,7 @@ ENGINE_PRECISIONS = ("fp32", "fp16", "int8")  # graphs a strongly typed engine b
 
 def tensorrt_unavailable() -> str | None:
     """Why TensorRT engines cannot be candidates here (None when a runtime and an NVIDIA GPU are present)."""
-    from edgeseg.bench.env import has_nvidia_gpu
+    from edgeseg.bench.machine import has_nvidia_gpu
     from edgeseg.trt_compat import resolve_flavour
 
     try:
@@ -184,7 +184,7 @@ def time_all(cands: Sequence[Candidate], threads: Sequence[int], rounds: int, it
     """{(label, threads): interleaved timing} with every candidate x thread count open at once."""
     from contextlib import ExitStack
 
-    from edgeseg.bench.interleave import time_interleaved
+    from edgeseg.bench.timing import time_interleaved
     from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
 
     with ExitStack() as stack:
@@ -207,7 +207,7 @@ def select(rows: list[dict[str, Any]], max_drop: float) -> dict[str, Any] | None
     """Mark within_budget / pareto on `rows` (in place); return the fastest row within budget, or None.
 
     A row: {"label", "precision", "threads", "batch", "p50_ms", "drop_pp": {"high", ...}} (p50 per image)."""
-    from edgeseg.bench.plot import pareto_front
+    from edgeseg.bench.results import pareto_front
     from edgeseg.dice_budget import within_budget
 
     for r in rows:
@@ -260,7 +260,7 @@ def optimize(source: str, data: str, out_dir: str | Path, *, max_dice_drop: floa
     """Build, score and time every candidate; write optimize.json / optimize.md / optimize.png to `out_dir`.
 
     Returns the document; raises EdgesegError (one line) after writing it when no candidate fits the budget."""
-    from edgeseg.bench.env import capture_env
+    from edgeseg.bench.machine import capture_env
     from edgeseg.bench.optimize_report import write_report
     from edgeseg.dice_budget import RULE, check_max_drop
 

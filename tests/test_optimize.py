@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 
-from edgeseg.bench.interleave import round_orders, time_interleaved
+from edgeseg.bench.timing import round_orders, time_interleaved
 from edgeseg.errors import EdgesegError
 from edgeseg.optimize import select
 

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/plots/latency_vs_macs.png")
     args = ap.parse_args(argv)
-    from edgeseg.bench.plot import load_results
+    from edgeseg.bench.results import load_results
 
     models = json.loads(Path(args.models).read_text())
     by_file = {path: load_results([path]) for path in args.results}
