@@ -90,7 +90,7 @@ def test_stems(dataset: str, split_file: Path | None, ckpt_split: dict[str, Any]
 
 
 def machine() -> str:
-    from edgeseg.bench.env import cpu_info
+    from edgeseg.bench.machine import cpu_info
 
     c = cpu_info()
     return f"{c['model']} ({c['arch']}), {c['usable_cores']} usable of {c['logical_cores']} logical cores, " \
@@ -113,7 +113,7 @@ def measure(ckpt: Path, variant: str, model: str, dataset: str, args: argparse.N
     import numpy as np
     from PIL import Image
 
-    from edgeseg.bench.per_image import memory_bound, peak_rss
+    from edgeseg.bench.full_image import memory_bound, peak_rss
     from edgeseg.checkpoint import read_checkpoint
     from edgeseg.data.dataset import SegFolder
     from edgeseg.data.preprocess import Preprocess

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{model} [{rw}]: {rep['reorders']} reorders", file=sys.stderr)
     doc = {"command": shlex.join(["python", "benchmarks/profile_ops.py", *(sys.argv[1:] if argv is None else argv)]),
            "size": args.size, "threads": args.threads, "iters": args.iters, "rows": rows}
-    from edgeseg.bench.env import capture_env
+    from edgeseg.bench.machine import capture_env
 
     doc["env"] = capture_env(args.threads)
     lines = [f"# ONNX Runtime CPU op profile ({args.size[0]}x{args.size[1]}, {args.threads} threads, batch 1)", "",

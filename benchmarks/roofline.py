@@ -67,11 +67,11 @@ def bounds(args: argparse.Namespace, command: str) -> None:
 def measure(args: argparse.Namespace, command: str) -> None:
     from contextlib import ExitStack
 
-    from edgeseg.bench.env import capture_env
-    from edgeseg.bench.interleave import time_interleaved
+    from edgeseg.bench.machine import capture_env
+    from edgeseg.bench.timing import time_interleaved
     from edgeseg.profile.ceilings import measure_ceilings
     from edgeseg.profile.output import write_profile
-    from edgeseg.profile.report import profile_artifact
+    from edgeseg.profile.profiler import profile_artifact
     from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
 
     arts = artifacts(args.models, tuple(args.size), PRECISIONS)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from edgeseg.artifacts import write_bytes_atomic, write_json_atomic
 from edgeseg.bench.matrix_interleaved import run_interleaved_matrix
+from edgeseg.bench.results import format_table
 from edgeseg.bench.schema import check
-from edgeseg.bench.table import format_table
 from edgeseg.errors import EdgesegError
 from edgeseg.models import list_models
 

@@ -24,8 +24,8 @@ def run_demo(out: str | Path = "demo", model: str = "tinyunet", baselines: tuple
              seed: int = 0) -> dict[str, Any]:
     """Run the whole pipeline; returns {"train": metrics, "engines": [...], "bench": results doc}."""
     from edgeseg.bench.matrix import MATRIX_PRECISIONS, run_matrix
-    from edgeseg.bench.ratios import compute_ratios
-    from edgeseg.bench.table import format_report
+    from edgeseg.bench.results import format_report
+    from edgeseg.bench.targets import compute_ratios
     from edgeseg.calib import make_calib
     from edgeseg.claims import claims_summary, short_table
     from edgeseg.data.synth import make_synthetic

@@ -24,8 +24,8 @@ from edgeseg.data.dataset import LabelMap, Sample, SegFolder, label_map_of, pars
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import NAMES, SegMetrics, labels_from_logits
-from edgeseg.runtime.artifact import Artifact, open_artifact  # noqa: F401 - re-exported
 from edgeseg.runtime.base import Runner
+from edgeseg.runtime.opener import Artifact, open_artifact  # noqa: F401 - re-exported
 from edgeseg.tiling import TileSpec
 
 DEFAULT_BATCH = 8

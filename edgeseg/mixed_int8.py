@@ -9,7 +9,7 @@ TinyU-Net and U-Lite 2-4x *slower* in INT8). So, per layer:
    (Q -> DQ -> Conv -> Q -> DQ, which ORT fuses to QuantizeLinear -> QLinearConv -> DequantizeLinear), with the
    same weights and attributes. The INT8 time includes one Quantize and one Dequantize: an upper bound for a
    layer inside an INT8 chain, the true cost for an isolated one.
-3. `measure_layers`: both graphs timed interleaved in one process (edgeseg.bench.interleave), same threads.
+3. `measure_layers`: both graphs timed interleaved in one process (edgeseg.bench.timing), same threads.
 4. `float_nodes_by_speed`: the Convs whose INT8 p50 is not below `min_speedup` x faster stay float.
 5. `quantize_mixed`: the conv-io INT8 graph (edgeseg.quantize, same calibration) with those Convs left in float,
    precision label "mixed-int8"; the sidecar records the per-layer timings that decided it.
@@ -113,7 +113,7 @@ def layer_pair(onnx_path: str | Path, node_name: str, in_shape: Sequence[int], o
 def measure_layers(onnx_path: str | Path, threads: int = 2, rounds: int = 5, iters: int = 20, warmup: int = 3,
                    nodes: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Per Conv: FP32 and INT8 (conv-io) p50 in ms, timed interleaved in this process, and the speed-up."""
-    from edgeseg.bench.interleave import time_interleaved
+    from edgeseg.bench.timing import time_interleaved
     from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
 
     rows = []

@@ -8,12 +8,13 @@ join: an engine of each plain FP32/FP16/INT8 graph (`_tensorrt_candidates`, buil
 runtime and an NVIDIA GPU are present; elsewhere the result says plainly why there are none.
 
 Conventions:
-* Dice is measured on the VALIDATION split only (the checkpoint's, or --split-file), never test, per image;
-  the drop of a candidate is FP32(plain export, batch 1) minus candidate, in percentage points, with its
-  paired bootstrap CI over images (`edgeseg.intervals.paired_bootstrap`, 95 %, seeded). A batch-N graph is
-  the batch-1 graph with another batch dimension: it carries its batch-1 sibling's Dice (said in its notes).
-* A candidate is within budget when the CI's upper bound of the drop is <= --max-dice-drop (pp).
-* Latency: all candidates timed in one process in interleaved rounds (edgeseg.bench.interleave), per image
+* Dice is measured on the VALIDATION split only (the checkpoint's, or --split-file), never test, per image
+  (`edgeseg eval`'s path: tiled for networks trained on native-scale crops); the drop of a candidate is
+  FP32(plain export, batch 1) minus candidate, in percentage points. A batch-N graph is the batch-1 graph
+  with another batch dimension: it carries its batch-1 sibling's Dice (said in its notes).
+* Within budget: the one rule behind --max-dice-drop, the same as `edgeseg quantize`'s (`edgeseg.dice_budget`:
+  the upper bound of the 95 % paired image-bootstrap interval of the drop over every validation image).
+* Latency: all candidates timed in one process in interleaved rounds (edgeseg.bench.timing), per image
   (p50 and p99 / batch). The selected artifact is the lowest per-image p50 within budget. An INT8 artifact
   slower than FP32 at the same threads and batch is never selected silently: the result says so.
 * No candidate within budget: the table is still written (it is complete), then one line, exit 2.
@@ -111,7 +112,7 @@ ENGINE_PRECISIONS = ("fp32", "fp16", "int8")  # graphs a strongly typed engine b
 
 def tensorrt_unavailable() -> str | None:
     """Why TensorRT engines cannot be candidates here (None when a runtime and an NVIDIA GPU are present)."""
-    from edgeseg.bench.env import has_nvidia_gpu
+    from edgeseg.bench.machine import has_nvidia_gpu
     from edgeseg.trt_compat import resolve_flavour
 
     try:
@@ -155,27 +156,23 @@ def dice_rows(path: str, data: str, split_file: str | None, threads: int) -> dic
     return {str(r["image"]): float(r["dice"]) for r in res["per_image"]}
 
 
-def score(cands: Sequence[Candidate], data: str, split_file: str | None, threads: int,
-          n_boot: int = 2000) -> dict[str, dict[str, Any]]:
+def score(cands: Sequence[Candidate], data: str, split_file: str | None, threads: int) -> dict[str, dict[str, Any]]:
     """Per candidate label: {"dice", "drop_pp": {"mean","low","high",...}, "n"} vs the plain FP32 batch 1."""
-    from edgeseg.intervals import paired_bootstrap
+    from edgeseg.dice_budget import dice_drop
 
     ref = next((c for c in cands if c.precision == REFERENCE and c.rewrites == "none" and c.batch == 1), None)
     if ref is None:
         raise EdgesegError("optimize needs the plain FP32 batch-1 graph as the Dice reference: keep 'none' in "
                            "--rewrites and 1 in --batches")
     base = dice_rows(ref.path, data, split_file, threads)
-    stems = sorted(base)
     out: dict[str, dict[str, Any]] = {}
     by_graph: dict[tuple[str, str], dict[str, Any]] = {}
     for c in sorted(cands, key=lambda c: c.batch):
         key = (c.precision, c.rewrites, c.backend)  # an engine is scored itself, not by its ONNX
         if key not in by_graph:
             rows = base if c is ref else dice_rows(c.path, data, split_file, threads)
-            d = [rows[s] for s in stems]
-            iv = paired_bootstrap([100 * base[s] for s in stems], [100 * x for x in d], n_resamples=n_boot)
-            ci = {"mean": iv.estimate, "low": iv.lo, "high": iv.hi, "n": iv.n, "level": iv.level, "n_boot": n_boot}
-            by_graph[key] = {"dice": sum(d) / len(d), "drop_pp": ci, "n": len(d), "from_batch": c.batch}
+            by_graph[key] = {"dice": sum(rows.values()) / len(rows), "drop_pp": dice_drop(base, rows),
+                             "n": len(rows), "from_batch": c.batch}
         out[c.label] = by_graph[key]
         if by_graph[key]["from_batch"] != c.batch:
             c.notes.append(f"Dice of its batch-{by_graph[key]['from_batch']} sibling (same graph)")
@@ -187,7 +184,7 @@ def time_all(cands: Sequence[Candidate], threads: Sequence[int], rounds: int, it
     """{(label, threads): interleaved timing} with every candidate x thread count open at once."""
     from contextlib import ExitStack
 
-    from edgeseg.bench.interleave import time_interleaved
+    from edgeseg.bench.timing import time_interleaved
     from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
 
     with ExitStack() as stack:
@@ -210,10 +207,11 @@ def select(rows: list[dict[str, Any]], max_drop: float) -> dict[str, Any] | None
     """Mark within_budget / pareto on `rows` (in place); return the fastest row within budget, or None.
 
     A row: {"label", "precision", "threads", "batch", "p50_ms", "drop_pp": {"high", ...}} (p50 per image)."""
-    from edgeseg.bench.plot import pareto_front
+    from edgeseg.bench.results import pareto_front
+    from edgeseg.dice_budget import within_budget
 
     for r in rows:
-        r["within_budget"] = r["drop_pp"]["high"] <= max_drop
+        r["within_budget"] = within_budget(r["drop_pp"], max_drop)
     front = pareto_front([(r["p50_ms"], -r["drop_pp"]["mean"]) for r in rows])
     for i, r in enumerate(rows):
         r["pareto"] = i in front
@@ -258,15 +256,15 @@ def optimize(source: str, data: str, out_dir: str | Path, *, max_dice_drop: floa
              precisions: Sequence[str] = PRECISIONS, variants: Sequence[str] = ("none", "default"),
              batches: Sequence[int] = (1, 4), threads: Sequence[int] = (1, 2), rounds: int = 5, iters: int = 20,
              warmup: int = 5, split_file: str | None = None, calib: str | None = None, layer_rounds: int = 5,
-             n_boot: int = 2000, plot: bool = True) -> dict[str, Any]:
+             plot: bool = True) -> dict[str, Any]:
     """Build, score and time every candidate; write optimize.json / optimize.md / optimize.png to `out_dir`.
 
     Returns the document; raises EdgesegError (one line) after writing it when no candidate fits the budget."""
-    from edgeseg.bench.env import capture_env
+    from edgeseg.bench.machine import capture_env
     from edgeseg.bench.optimize_report import write_report
+    from edgeseg.dice_budget import RULE, check_max_drop
 
-    if not max_dice_drop >= 0:
-        raise EdgesegError(f"--max-dice-drop must be >= 0 percentage points, got {max_dice_drop}")
+    check_max_drop(max_dice_drop)
     if not Path(data).is_dir():
         raise EdgesegError(f"{data}: no such data directory; pass --data DIR (images/ + masks/)")
     if any(b < 1 for b in batches) or any(t < 1 for t in threads):
@@ -296,7 +294,7 @@ def optimize(source: str, data: str, out_dir: str | Path, *, max_dice_drop: floa
     cands += t_cands
     skipped += t_skipped
     _log(f"Dice of {len({(c.precision, c.rewrites) for c in cands})} graphs on the validation split")
-    dice = score(cands, data, split_file, max(threads), n_boot=n_boot)
+    dice = score(cands, data, split_file, max(threads))
     from edgeseg.graph import onnx_input
 
     hw = tuple(int(d) for d in onnx_input(cands[0].path)[1][2:])
@@ -312,8 +310,7 @@ def optimize(source: str, data: str, out_dir: str | Path, *, max_dice_drop: floa
                          "reference_only": c.precision not in precisions})
     best = select(rows, max_dice_drop)
     doc = {"schema": "edgeseg-optimize/1", "source": source, "data": data, "split": "val",
-           "split_file": split_file, "max_dice_drop_pp": max_dice_drop, "budget_rule":
-           "upper bound of the 95% paired-bootstrap CI of the Dice drop vs plain FP32 batch 1 <= budget",
+           "split_file": split_file, "max_dice_drop_pp": max_dice_drop, "budget_rule": RULE,
            "size": list(hw), "threads": list(threads), "batches": list(batches), "rounds": rounds, "iters": iters,
            "calib": str(calib_path) if calib_path else None, "rows": rows, "skipped": skipped,
            "selected": None if best is None else {k: best[k] for k in ("label", "precision", "rewrites", "batch",

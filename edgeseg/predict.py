@@ -13,7 +13,7 @@ from edgeseg.artifacts import atomic_path, check_output_path
 from edgeseg.data.dataset import LabelMap, check_channels, label_map_of, read_image
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import labels_from_logits
-from edgeseg.runtime.artifact import open_artifact
+from edgeseg.runtime.opener import open_artifact
 from edgeseg.tiling import TileSpec
 
 OVERLAY_RGB = np.array([255, 40, 40], np.float32)

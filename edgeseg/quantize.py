@@ -268,25 +268,28 @@ def _float_graph_outputs(g, q_by_out: dict) -> int:
 
 def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out: str | Path | None = None,
                   method: str = "minmax", max_dice_drop: float | None = None, data: str | Path | None = None,
-                  eval_n: int = 16, qdq: str = "conv-inputs", keep_over_budget: bool = False,
+                  qdq: str = "conv-inputs", keep_over_budget: bool = False,
                   preprocess: dict[str, Any] | None = None) -> Path:
     """Explicit Q/DQ INT8 graph calibrated on `calib` (name under calib/, manifest path, or loaded manifest).
 
     `qdq`: "conv-inputs" (TensorRT placement, default) or "conv-io" (also Q/DQ on Conv outputs: fast in
     ONNX Runtime CPU); see the module docstring.
 
-    With `max_dice_drop` (percentage points) and `data`, the Dice drop vs the FP32 graph is measured on
-    held-out images exactly as `edgeseg eval` scores (edgeseg.dice_budget) and the most sensitive layers are
-    left in float until the drop is within budget. A budget that cannot be met writes nothing and raises,
-    unless `keep_over_budget` (then the sidecar's dice_budget says within_budget: false, kept_over_budget).
+    With `max_dice_drop` (percentage points) and `data`, the Dice drop vs the FP32 graph is measured on the
+    held-out validation images exactly as `edgeseg eval` scores, and the most sensitive layers are left in float
+    until it is within budget by the one budget rule (`edgeseg.dice_budget.RULE`, the same as `optimize`).
+    A budget that cannot be met writes nothing and raises, unless `keep_over_budget` (then the sidecar's
+    dice_budget says within_budget: false, kept_over_budget).
     `preprocess`: normalisation given in place of (or over) the recorded one, for an ONNX file from elsewhere.
     """
     from edgeseg.calib import load_calib, model_preprocess
 
     if method not in METHODS:
         raise EdgesegError(f"unknown calibration method {method!r}; use one of {', '.join(METHODS)}")
-    if max_dice_drop is not None and not (max_dice_drop >= 0):  # also refuses NaN
-        raise EdgesegError(f"--max-dice-drop {max_dice_drop}: a Dice budget is a drop in percentage points >= 0")
+    if max_dice_drop is not None:
+        from edgeseg.dice_budget import check_max_drop
+
+        check_max_drop(max_dice_drop)
     if (max_dice_drop is None) != (data is None):
         raise EdgesegError("--max-dice-drop and --data go together (the budget is measured on --data images)")
     options = qdq_options(qdq)
@@ -306,7 +309,7 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
     if data is not None:
         from edgeseg import dice_budget
 
-        es = dice_budget.eval_set(data, src, manifest, eval_n)
+        es = dice_budget.eval_set(data, src, manifest)
     key_in = {"step": "int8", "source_sha256": sha256_file(src), "calib_sha256": manifest["manifest_sha256"],
               "method": method, "options": options, "ops": QUANT_OPS, "max_dice_drop": max_dice_drop,
               "eval": es.sha256 if es else None, "versions": library_versions(),
@@ -333,7 +336,8 @@ def quantize_int8(onnx_path: str | Path, calib: str | Path | dict[str, Any], out
             excluded = budget["excluded_nodes"]
             if not budget["within_budget"]:
                 if not keep_over_budget:
-                    raise EdgesegError(f"{src}: INT8 Dice drop {budget['drop_pp']:.3f} pp is over --max-dice-drop "
+                    raise EdgesegError(f"{src}: INT8 Dice drop {budget['drop_pp']:.3f} pp (95% upper bound "
+                                       f"{budget['drop_pp_interval']['high']:.3f}) is over --max-dice-drop "
                                        f"{max_dice_drop} with {len(excluded)} layer(s) in float (all but one); "
                                        f"nothing written: raise the budget, use --fp16, or pass "
                                        f"--keep-over-budget to keep this graph")

@@ -1,4 +1,4 @@
-"""`edgeseg.runtime.artifact.open_artifact`: one opener for checkpoints, ONNX files and engines.
+"""`edgeseg.runtime.opener.open_artifact`: one opener for checkpoints, ONNX files and engines.
 
 The engine here is a real TensorRT-RTX build (ahead of time, on the CPU); running it needs a GPU, so on a
 machine without one `eval` / `predict` must stop with exit 2 and one line saying so.
@@ -13,8 +13,8 @@ import pytest
 from edgeseg import trt_compat as tc
 from edgeseg.cli import main
 from edgeseg.data.synth import make_synthetic
-from edgeseg.runtime.artifact import artifact_meta, describe_artifact, open_artifact
 from edgeseg.runtime.cuda import gpu_info
+from edgeseg.runtime.opener import artifact_meta, describe_artifact, open_artifact
 
 trt = tc.import_trt("tensorrt-rtx")  # installed by the test command ([trt-rtx]); builds need no GPU
 

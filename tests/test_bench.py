@@ -148,7 +148,7 @@ def test_size_and_batch_mismatch(tiny_onnx: Path) -> None:
 
 
 def test_engine_without_gpu_names_the_gpus(tmp_path: Path) -> None:
-    from edgeseg.bench.env import has_nvidia_gpu
+    from edgeseg.bench.machine import has_nvidia_gpu
 
     if has_nvidia_gpu():
         pytest.skip("an NVIDIA GPU is present: the no-GPU refusal cannot be exercised here")

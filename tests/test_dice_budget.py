@@ -16,6 +16,7 @@ from edgeseg.calib import make_calib
 from edgeseg.cli import main
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.data.synth import make_synthetic
+from edgeseg.dice_budget import dice_drop, within_budget
 from edgeseg.errors import EdgesegError
 from edgeseg.evaluate import evaluate_artifact
 from edgeseg.quantize import quantize_int8
@@ -69,6 +70,29 @@ def test_budget_dice_is_the_dice_of_edgeseg_eval(setup: dict[str, Path], tmp_pat
     assert b["dice_fp32"] == pytest.approx(fp32["dice"], abs=1e-12)
     assert b["dice_int8"] == pytest.approx(int8["dice"], abs=1e-12)
     assert b["drop_pp"] == pytest.approx(100 * (fp32["dice"] - int8["dice"]), abs=1e-9)
+    # the interval is optimize's (the one rule): the same bootstrap of the same per-image Dice
+    rows = [{r["image"]: r["dice"] for r in res["per_image"]} for res in (fp32, int8)]
+    assert b["drop_pp_interval"] == dice_drop(*rows)
+    assert b["drop_pp_interval"]["low"] <= b["drop_pp"] <= b["drop_pp_interval"]["high"]
+
+
+def test_budget_is_the_upper_bound_not_the_mean() -> None:
+    ref = {f"i{k}": 0.8 for k in range(10)}
+    cand = {**ref, "i0": 0.7, "i1": 0.9}  # mean drop 0, but one image lost 10 pp
+    drop = dice_drop(ref, cand)
+    assert drop["mean"] == pytest.approx(0.0, abs=1e-9) and drop["high"] > 0.5
+    assert not within_budget(drop, 0.5) and within_budget(drop, drop["high"])
+    with pytest.raises(EdgesegError, match="same validation images"):
+        dice_drop(ref, {"i0": 0.8})
+
+
+def test_quantize_and_optimize_state_one_budget_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    helps = []
+    for cmd in ("quantize", "optimize"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        helps.append(" ".join(capsys.readouterr().out.split()))
+    assert all("upper bound of the 95% bootstrap interval" in h and "whole validation split" in h for h in helps)
 
 
 def _one_conv_graph(path: Path, calib: Path) -> Path:

@@ -110,7 +110,7 @@ def test_bench_rows_are_claims_evidence() -> None:
 
 
 def test_one_gpu_description_for_runner_and_bench() -> None:
-    from edgeseg.bench.env import gpu_info as bench_gpus
+    from edgeseg.bench.machine import gpu_info as bench_gpus
     from edgeseg.runtime.cuda import gpu_info as runner_gpu
     from edgeseg.runtime.gpu import GpuInfo
 

@@ -32,8 +32,8 @@ from edgeseg.data.dataset import parse_foreground, read_split_file
 from edgeseg.data.images import read_image, read_mask
 from edgeseg.data.preprocess import read_preprocess_file
 from edgeseg.errors import EdgesegError
-from edgeseg.runtime.artifact import describe_artifact, resolve_preprocess
 from edgeseg.runtime.engine_file import check_engine_file
+from edgeseg.runtime.opener import describe_artifact, resolve_preprocess
 from edgeseg.sidecars import CheckpointRecord
 
 FUZZ = settings(max_examples=250, deadline=None, derandomize=True, database=None,

@@ -107,7 +107,7 @@ def test_device_bounds_by_hand(tmp_path) -> None:
 def test_profile_two_layer_graph_in_onnxruntime(tmp_path, capsys) -> None:
     """The real ORT profiler: both convs found and mapped back, the network bound equals the hand sum."""
     pytest.importorskip("onnxruntime")
-    from edgeseg.profile.report import profile_artifact
+    from edgeseg.profile.profiler import profile_artifact
 
     path = tmp_path / "two.onnx"
     path.write_bytes(_two_layer().SerializeToString())

@@ -163,7 +163,7 @@ def test_dice_budget_leaves_sensitive_layers_in_float(tiny, synth, tmp_path: Pat
     fp32 = export_onnx(ckpt, tmp_path / "c.onnx")
     data = tmp_path / "heldout"  # images only: the reference is the FP32 graph's own prediction
     shutil.copytree(synth[3] / "images", data / "images")
-    out = quantize_int8(fp32, calib, tmp_path / "b.onnx", max_dice_drop=0.0, data=data, eval_n=2)
+    out = quantize_int8(fp32, calib, tmp_path / "b.onnx", max_dice_drop=0.0, data=data)
     meta = __import__("json").loads((tmp_path / "b.onnx.json").read_text())
     b = meta["dice_budget"]
     assert b["history"][0]["drop_pp"] > 0, "INT8 changed no pixel; the budget test proves nothing"
@@ -275,7 +275,7 @@ def test_conv_io_cache_name_and_budget(tiny, synth, tmp_path: Path, monkeypatch)
     src = export_onnx(ckpt, tmp_path / "c.onnx")
     data = tmp_path / "heldout"
     shutil.copytree(synth[3] / "images", data / "images")
-    quantize_int8(src, calib, tmp_path / "b.onnx", max_dice_drop=0.0, data=data, eval_n=2, qdq="conv-io")
+    quantize_int8(src, calib, tmp_path / "b.onnx", max_dice_drop=0.0, data=data, qdq="conv-io")
     meta = __import__("json").loads((tmp_path / "b.onnx.json").read_text())
     assert meta["qdq_layout"] == "conv-io" and meta["dice_budget"]["within_budget"]
 

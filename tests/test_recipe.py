@@ -17,7 +17,7 @@ from edgeseg.errors import EdgesegError
 from edgeseg.models import create_model
 from edgeseg.names import precision_label
 from edgeseg.recipe import EngineSpec, Recipe, materialize, precision_label_of
-from edgeseg.runtime.artifact import describe_artifact
+from edgeseg.runtime.opener import describe_artifact
 from edgeseg.source import resolve_source
 
 logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization's "consider pre-processing" chatter

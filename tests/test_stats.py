@@ -6,11 +6,10 @@ import copy
 
 import pytest
 
-from edgeseg.bench.plot import pareto_front
-from edgeseg.bench.ratios import compute_ratios, format_ratios
+from edgeseg.bench.results import format_table, pareto_front
 from edgeseg.bench.schema import SCHEMA, check, validate
-from edgeseg.bench.stats import latency_stats, throughput_ips
-from edgeseg.bench.table import format_table
+from edgeseg.bench.targets import compute_ratios, format_ratios
+from edgeseg.bench.timing import latency_stats, throughput_ips
 from edgeseg.errors import EdgesegError
 from edgeseg.power import trapezoid_mj
 

@@ -21,7 +21,7 @@ def make_config(**kw: Any) -> dict[str, Any]:
                            "device": "cpu", "threads": None, "batch": 1, "size": None, "warmup": DEFAULT_WARMUP,
                            "iters": None, "seconds": None, "power": "auto", "data": None, "split": None,
                            "params": None, "notes": [],
-                           # per full image at native size (edgeseg.bench.per_image): None = follow the training
+                           # per full image at native size (edgeseg.bench.full_image): None = follow the training
                            "inference": None, "image_size": None, "overlap": 0.25, "blend": "gaussian",
                            "preprocess": None}  # given for an ONNX file without a sidecar (--mean/--std/...)
     unknown = set(kw) - set(cfg)
@@ -66,7 +66,7 @@ def precheck(cfg: dict[str, Any]) -> None:
 
         load_checkpoint(str(art))  # a damaged checkpoint, or weights that do not fit: one line, before any row
     if backend in FLAVOURS:
-        from edgeseg.bench.env import has_nvidia_gpu
+        from edgeseg.bench.machine import has_nvidia_gpu
 
         if not has_nvidia_gpu():
             raise EdgesegError(f"{art}: cannot run a TensorRT engine here: no NVIDIA GPU found. This is "
@@ -176,7 +176,7 @@ def count_params(cfg: dict[str, Any], runner: Any) -> int | None:
     model = getattr(runner, "model", None)
     if model is not None and hasattr(model, "parameters"):
         return int(sum(p.numel() for p in model.parameters()))
-    from edgeseg.runtime.artifact import describe_artifact
+    from edgeseg.runtime.opener import describe_artifact
 
     art = cfg["artifact"]
     rec = describe_artifact(art).record if art and Path(str(art)).is_file() else None

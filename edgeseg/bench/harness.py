@@ -1,11 +1,23 @@
 """One benchmark configuration end to end: `run_config` (in this process) and `run_config_isolated` (in a
-fresh worker subprocess, with a timeout). Timing is `edgeseg.bench.timing`, memory `edgeseg.bench.memory`,
-the configuration and its checks `edgeseg.bench.config`; a matrix of them is `edgeseg.bench.matrix`."""
+fresh worker subprocess, `worker_main`, with a timeout). Timing is `edgeseg.bench.timing`, the configuration
+and its checks `edgeseg.bench.config`; a matrix of them is `edgeseg.bench.matrix`.
+
+Dice/IoU beside latency (`edgeseg bench --data DIR`, `score_config`) go through `edgeseg.evaluate.evaluate_runner`,
+the metric code of `edgeseg eval`; preprocessing and split come from the artifact (ONNX/engine sidecar or
+checkpoint); a bare registry model (random weights) gets the default preprocessing and a note.
+
+Peak memory (`PeakRss`): on the CPU, growth of the process's peak RSS while loading and running the model: the
+kernel's peak counter is reset (`/proc/self/clear_refs` = 5), then `VmHWM` after the run minus `VmRSS` before
+loading (Linux; elsewhere `ru_maxrss` growth, which is 0 when an earlier peak was higher). Each config runs in
+a fresh subprocess by default so RSS, allocator caches and thread settings don't leak between configs. On the
+GPU, `peak_mem_mb` is device memory (torch's max allocated, or NVML's used delta).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +31,13 @@ from edgeseg.bench.config import (  # noqa: F401 - make_config/precheck are part
     make_runner,
     precheck,
 )
-from edgeseg.bench.memory import PeakRss, nvml_used_mb
 from edgeseg.bench.timing import DEFAULT_ITERS, bench_runner
 from edgeseg.errors import EdgesegError, MissingDependencyError
+from edgeseg.runtime.opener import describe_artifact
 
 RESULT_MARK = "EDGESEG_BENCH_RESULT "
+# the worker process: one config as JSON on stdin, one RESULT_MARK line on stdout (`worker_main`)
+WORKER_CMD = [sys.executable, "-c", "from edgeseg.bench.harness import worker_main; raise SystemExit(worker_main())"]
 
 
 def run_config(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +73,8 @@ def run_config(cfg: dict[str, Any]) -> dict[str, Any]:
             used = nvml_used_mb()
             dev_mem = None if used is None else max(used - nvml0, 0.0)
         params = count_params(cfg, runner)
-        acc = _accuracy(runner, cfg, shape) if cfg["data"] else None
-        from edgeseg.bench.per_image import measure
+        acc = score_config(runner, cfg, shape) if cfg["data"] else None
+        from edgeseg.bench.full_image import measure
 
         per_image = {**measure(runner, cfg, shape), **((acc or {}).get("per_image") or {})}
     if r["energy_mj_per_image"] is None:
@@ -94,11 +108,96 @@ def run_config(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _accuracy(runner: Any, cfg: dict[str, Any], shape: list[int]) -> dict[str, Any] | None:
-    """Dice/IoU with the same metric code as `edgeseg eval` (edgeseg.evaluate)."""
-    from edgeseg.bench.accuracy import evaluate_artifact
+# ------------------------------------------------------------------------------ accuracy
 
-    return evaluate_artifact(runner, cfg, shape)
+def recorded_preprocess(artifact: str | Path | None, given: dict[str, Any] | None = None
+                        ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(preprocess dict, split dict) recorded with an artifact file (`given` in its place, as `edgeseg eval`
+    --mean/--std/--preprocess), or (None, None) (e.g. a registry name)."""
+    if artifact is None or not Path(str(artifact)).is_file():
+        return None, None
+    info = describe_artifact(artifact)
+    if given:
+        from edgeseg.runtime.opener import resolve_preprocess
+
+        return resolve_preprocess(info, given).to_dict(), info.split
+    return (info.preprocess.to_dict() if info.preprocess else None), info.split
+
+
+def score_config(runner: Any, cfg: dict[str, Any], shape: list[int]) -> dict[str, Any]:
+    """Dice/IoU of the active runner on cfg["data"] (its split), with the same metric code as `edgeseg eval`."""
+    from edgeseg.data.dataset import SegFolder, select
+    from edgeseg.data.preprocess import Preprocess
+    from edgeseg.evaluate import evaluate_runner
+
+    pre, split = recorded_preprocess(cfg["artifact"], cfg.get("preprocess"))
+    note = None
+    if pre is None:
+        pre = Preprocess(shape[2], shape[3], shape[1]).to_dict()
+        note = "default preprocessing (none recorded with the artifact)"
+    if (int(pre["height"]), int(pre["width"])) != (shape[2], shape[3]) and not cfg.get("inference"):
+        raise EdgesegError(f"{cfg['artifact']}: recorded preprocessing is {pre['height']}x{pre['width']} but the "
+                           f"bench input is {shape[2]}x{shape[3]}; bench at the trained size (--size)")
+    folder = SegFolder(cfg["data"])
+    split_name, samples = select(folder, split, cfg.get("split"))
+    from edgeseg.tiling import TileSpec
+
+    spec = TileSpec(overlap=cfg.get("overlap", 0.25), blend=cfg.get("blend", "gaussian"), batch=shape[0])
+    res = evaluate_runner(runner, samples, pre, batch=shape[0], mode=cfg.get("inference"), tiling=spec)
+    per_image = None
+    if res.get("ms_per_image") is not None:  # scored at native size: the data set's mean cost per full image
+        per_image = {"data_inference": res["inference"], "data_ms_per_image": res["ms_per_image"],
+                     "data_images_per_s": res["images_per_s"]}
+        note = "; ".join(filter(None, [note, f"dice/iou at native size, inference {res['inference']} (trained on "
+                                             f"{res['training_regime']})"]))
+    return {"dice": res["dice"], "iou": res["iou"], "n": res["n_images"], "split": split_name, "note": note,
+            "per_image": per_image}
+
+
+# ------------------------------------------------------------------------------ memory
+
+def _status_kb(key: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class PeakRss:
+    """Peak resident-set growth of this process between `start()` and `stop()` (MiB)."""
+
+    def start(self) -> PeakRss:
+        try:  # reset VmHWM to the current RSS (Linux >= 4.0), so the peak is this section's
+            Path("/proc/self/clear_refs").write_text("5")
+            self.method = "VmHWM after run - VmRSS before load (peak reset via /proc/self/clear_refs)"
+        except OSError:
+            self.method = "ru_maxrss growth (0 if an earlier peak was higher)"
+        self.rss0 = _status_kb("VmRSS")
+        self.maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return self
+
+    def stop(self) -> float:
+        hwm = _status_kb("VmHWM")
+        if hwm is not None and self.rss0 is not None and self.method.startswith("VmHWM"):
+            return max(hwm - self.rss0, 0) / 1024
+        return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self.maxrss0, 0) / 1024
+
+
+def nvml_used_mb(index: int = 0) -> float | None:
+    """GPU memory in use (all processes) via NVML; None without nvidia-ml-py or a driver."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            return pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(index)).used / 2**20
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # noqa: BLE001 - absent library/driver: not measured
+        return None
 
 
 # ------------------------------------------------------------------------------ the same, in a subprocess
@@ -134,7 +233,7 @@ def run_config_isolated(cfg: dict[str, Any], timeout: float | None = None) -> di
     if cfg["threads"]:  # OpenMP/MKL pools sized before torch/ORT start
         env.update(OMP_NUM_THREADS=str(cfg["threads"]), MKL_NUM_THREADS=str(cfg["threads"]))
     try:
-        proc = subprocess.run([sys.executable, "-m", "edgeseg.bench.worker"], input=json.dumps(cfg),
+        proc = subprocess.run(WORKER_CMD, input=json.dumps(cfg),
                               capture_output=True, text=True, env=env, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise WorkerFailed(f"{cfg['artifact']}: benchmark worker ran past its {timeout:.0f} s timeout (killed); "
@@ -148,3 +247,15 @@ def run_config_isolated(cfg: dict[str, Any], timeout: float | None = None) -> di
             return msg["result"]
     tail = " | ".join(proc.stderr.strip().splitlines()[-3:]) or "no output"
     raise WorkerFailed(f"{cfg['artifact']}: benchmark worker crashed (exit {proc.returncode}): {tail}")
+
+
+def worker_main() -> int:
+    """The worker: run one bench config (JSON on stdin) in this fresh process; print one line
+    `EDGESEG_BENCH_RESULT {"result": {...}}` or `... {"error": "one line"}` on stdout."""
+    cfg = json.loads(sys.stdin.read())
+    try:
+        msg = {"result": run_config(cfg)}
+    except EdgesegError as e:
+        msg = {"error": str(e), "missing_dependency": isinstance(e, MissingDependencyError)}
+    print(RESULT_MARK + json.dumps(msg), flush=True)
+    return 0

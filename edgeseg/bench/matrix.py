@@ -19,8 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edgeseg.bench.env import capture_env, has_nvidia_gpu
 from edgeseg.bench.harness import make_config, run_config, run_config_isolated
+from edgeseg.bench.machine import capture_env, has_nvidia_gpu
 from edgeseg.bench.schema import SCHEMA
 from edgeseg.errors import EdgesegError, MissingDependencyError
 from edgeseg.names import ENGINE_PRECISIONS, MIXED_INT8, PRECISIONS, QDQ_LAYOUT

@@ -1,5 +1,5 @@
 """`run_interleaved_matrix`: every network in ONE process per (backend, precision, threads), timed in
-interleaved rounds (`edgeseg.bench.interleave`), so a shared machine's drift hits every network alike and the
+interleaved rounds (`edgeseg.bench.timing`), so a shared machine's drift hits every network alike and the
 ratios between them mean something (a sequential matrix times each network at another moment).
 
 Every network gets the same input (`channels` x H x W, batch 1) and random weights (seed 0): latency does not
@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from edgeseg.bench.interleave import check_counts, time_interleaved
 from edgeseg.bench.matrix import ModelSpec, _log, _onnx_artifacts, new_doc, resolve_model
 from edgeseg.bench.schema import TIMING_INTERLEAVED
+from edgeseg.bench.timing import check_counts, time_interleaved
 
 
 def _as_spec(spec: ModelSpec, channels: int) -> dict[str, Any]:

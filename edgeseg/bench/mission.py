@@ -11,14 +11,15 @@ input; conv nets' MACs scale with the pixel count, so they are rescaled to the m
     python -m edgeseg.bench.mission benchmarks/results/cpu-matrix.json benchmarks/results/cpu-matrix-sdunet.json \
         --out benchmarks/plots/latency_vs_macs.png
 
-Latency ratios are taken within each file (its own U-Net row), so runs are never mixed in one ratio.
+Latency ratios are taken within each file (its own U-Net row), so runs are never mixed in one ratio; a point
+two files both give comes from the newest one (`created`), as in the claims report (`merge_points`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,36 @@ def mission_points(results: Sequence[dict[str, Any]], macs: dict[str, float], th
                     "mac_ratio": macs[r["model"]] / macs["unet"],
                     "latency_ratio": r["latency_ms"]["p50"] / ref["latency_ms"]["p50"]})
     return pts
+
+
+def file_created(path: str | Path) -> str:
+    """A results file's `created` stamp ("" when unreadable or absent: such a file sorts first)."""
+    try:
+        return str(json.loads(Path(path).read_text(encoding="utf-8")).get("created") or "")
+    except (OSError, ValueError):
+        return ""
+
+
+def merge_points(by_file: Mapping[str, Sequence[dict[str, Any]]], models: Sequence[dict[str, Any]],
+                 threads: int = 2, strict: bool = True) -> list[dict[str, Any]]:
+    """The points of several results files ({path: result rows}), ratios taken within each file: where two
+    files give the same (network, backend, precision), the newest `created` wins (a tie: the later path).
+    strict=False skips a file without a U-Net reference row instead of refusing it."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for path in sorted(by_file, key=lambda p: (file_created(p), str(p))):
+        rows = by_file[path]
+        shapes = [r["input_shape"][-2:] for r in rows if r.get("input_shape")]
+        if not shapes:
+            continue
+        try:
+            pts = mission_points(rows, macs_at(models, shapes[0]), threads)
+        except EdgesegError:
+            if strict:
+                raise
+            continue
+        for pt in pts:
+            merged[(pt["model"], pt["backend"], pt["precision"])] = pt
+    return list(merged.values())
 
 
 def plot_mission(points: Sequence[dict[str, Any]], out: str | Path, title: str = "") -> Path:
@@ -111,16 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/plots/latency_vs_macs.png")
     args = ap.parse_args(argv)
-    from edgeseg.bench.plot import load_results
+    from edgeseg.bench.results import load_results
 
     models = json.loads(Path(args.models).read_text())
-    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for path in args.results:  # ratios within each run (its own U-Net reference); a later file wins a tie
-        results = load_results([path])
-        size = next(r["input_shape"][-2:] for r in results if r.get("input_shape"))
-        for p in mission_points(results, macs_at(models, size), args.threads):
-            merged[(p["model"], p["backend"], p["precision"])] = p
-    pts = list(merged.values())
+    by_file = {path: load_results([path]) for path in args.results}
+    pts = merge_points(by_file, models, args.threads)
+    size = next(r["input_shape"][-2:] for rows in by_file.values() for r in rows if r.get("input_shape"))
     src = ", ".join(Path(p).name for p in args.results)
     print(plot_mission(pts, args.out, f"Latency share vs MAC share of U-Net, {size[0]}x{size[1]}, "
                                       f"{args.threads} threads, batch 1 ({src})"))

@@ -133,9 +133,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from edgeseg.artifacts import write_json_atomic
     from edgeseg.bench.harness import WorkerFailed, precheck, run_config, run_config_isolated
     from edgeseg.bench.matrix import MATRIX_PRECISIONS, new_doc, run_matrix
-    from edgeseg.bench.ratios import compute_ratios
+    from edgeseg.bench.results import format_report
     from edgeseg.bench.schema import check
-    from edgeseg.bench.table import format_report
+    from edgeseg.bench.targets import compute_ratios
 
     if bool(args.model) != bool(args.all):
         raise EdgesegError("--all goes with --model NAME (the matrix); for one artifact use --engine/--onnx/--torch")
@@ -188,7 +188,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from edgeseg.bench.plot import plot
+    from edgeseg.bench.results import plot
 
     out = plot(args.results, args.out)
     print(f"wrote {out}")

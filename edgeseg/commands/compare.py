@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         opts = {"max_dice_drop": args.max_dice_drop, "precisions": args.precisions, "variants": args.rewrites,
                 "batches": args.batches, "threads": args.threads, "rounds": args.rounds, "iters": args.iters,
                 "plot": False}
-        from edgeseg.bench.env import cpu_info
+        from edgeseg.bench.machine import cpu_info
 
         doc["cpu"] = cpu_info()
         device_bench(doc, args.checkpoints, args.out, opts=opts,

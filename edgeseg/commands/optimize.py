@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from edgeseg.dice_budget import HELP
 from edgeseg.optimize import PRECISIONS
 
 
@@ -12,14 +13,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("optimize", help="build FP32/FP16/INT8/mixed candidates, time them, pick the fastest "
                                         "within a Dice budget",
                        description="Export and quantize every candidate artifact, score Dice on the VALIDATION "
-                                   "split (paired bootstrap CI of the drop vs FP32), time all of them interleaved "
+                                   "split (bootstrap interval of the drop vs FP32), time all of them interleaved "
                                    "in one process, write the Pareto table (JSON + markdown) and a plot, and name "
                                    "the fastest artifact within the budget. Exit 2 when none fits.")
     p.add_argument("source", metavar="MODEL|CHECKPOINT", help="a trained best.pt (or a registry name with "
                                                                "--split-file)")
     p.add_argument("--data", required=True, help="the data directory the checkpoint was trained on")
     p.add_argument("--max-dice-drop", type=float, default=0.5,
-                   help="budget in percentage points: CI upper bound of the drop vs FP32 (default 0.5)")
+                   help=f"{HELP} (default 0.5; the same rule as edgeseg quantize)")
     p.add_argument("--out", default="optimize-out", help="output directory (default optimize-out/)")
     p.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     p.add_argument("--rewrites", nargs="+", default=["none", "default"],

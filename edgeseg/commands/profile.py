@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgeseg.profile.output import write_profile
-    from edgeseg.profile.report import profile_artifact
+    from edgeseg.profile.profiler import profile_artifact
 
     doc = profile_artifact(args.artifact, args.threads, args.iters, args.warmup)
     paths = write_profile(doc, args.out, args.name or Path(args.artifact).stem, args.top, args.plot)

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from edgeseg.commands import preprocess_args
+from edgeseg.dice_budget import HELP
 from edgeseg.errors import EdgesegError
 
 
@@ -24,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="INT8 Q/DQ layout: conv-inputs (default) = Q/DQ on Conv inputs only, for TensorRT / "
                         "TensorRT-RTX engines (slower than FP32 in ONNX Runtime); conv-io = also on Conv outputs, "
                         "for ONNX Runtime CPU (fused to QLinearConv, faster than FP32)")
-    p.add_argument("--max-dice-drop", type=float, help="Dice budget in percentage points (needs --data)")
-    p.add_argument("--data", help="held-out data directory for --max-dice-drop")
+    p.add_argument("--max-dice-drop", type=float, help=f"{HELP} (needs --data)")
+    p.add_argument("--data", help="data directory for --max-dice-drop: the FP32 graph's (or the calibration "
+                                  "run's) validation images in it, else all of its images (never a calibration one)")
     p.add_argument("--keep-over-budget", action="store_true",
                    help="write the INT8 graph even when --max-dice-drop is missed (its sidecar says so); by "
                         "default a missed budget writes nothing and exits 2")
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if meta.get("dice_budget"):
         b = meta["dice_budget"]
         report.update(float_nodes=meta.get("float_nodes"), drop_pp=b.get("drop_pp"),
+                      drop_pp_high=(b.get("drop_pp_interval") or {}).get("high"),
                       within_budget=b.get("within_budget"), kept_over_budget=bool(b.get("kept_over_budget")))
     print(json.dumps(report, indent=2))
     return 0

@@ -120,6 +120,6 @@ def dice_scores(logits: np.ndarray, ref_logits: np.ndarray, masks: np.ndarray) -
 
 
 def stats(ms: list[float]) -> dict[str, float]:
-    from edgeseg.bench.stats import latency_stats
+    from edgeseg.bench.timing import latency_stats
 
     return {k: round(v, 4) for k, v in latency_stats(ms).items()}

@@ -64,7 +64,7 @@ def cuda_runtime_version() -> str | None:
 
 
 def run(ctx: StageContext) -> None:
-    from edgeseg.bench.env import cpu_info
+    from edgeseg.bench.machine import cpu_info
     from edgeseg.runtime.gpu import list_gpus
 
     gpus = list_gpus()

@@ -23,7 +23,7 @@ def gpu_slug(label: str) -> str:
 
 def bench_rows(items: list[dict[str, Any]], gpu_label: str) -> list[dict[str, Any]]:
     """edgeseg-bench/1 result rows from passed doctor items that were timed."""
-    from edgeseg.bench.stats import throughput_ips
+    from edgeseg.bench.timing import throughput_ips
 
     rows = []
     for it in items:
@@ -58,7 +58,7 @@ def shares_vs_unet(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def make_doc(run_dir: Path, gpu_label: str) -> dict[str, Any]:
     from datetime import datetime, timezone
 
-    from edgeseg.bench.env import capture_env
+    from edgeseg.bench.machine import capture_env
     from edgeseg.bench.schema import SCHEMA, check
 
     items = []

@@ -82,7 +82,7 @@ def stream_gbs(threads: int, mib: int = 64, reps: int = 5) -> dict[str, float]:
 
 def measure_ceilings(threads: int, gemm_n: int = 1024, stream_mib: int = 64, reps: int = 10) -> dict[str, Any]:
     """-> {"gemm_fp32_gflops", "gemm_int8_gops", "stream_gbs": {...}, "bandwidth_gbs", "threads", "cpu"}."""
-    from edgeseg.bench.env import cpu_info
+    from edgeseg.bench.machine import cpu_info
 
     sgb = stream_gbs(threads, stream_mib, reps)
     return {"threads": threads, "gemm_n": gemm_n, "stream_mib": stream_mib,

@@ -3,7 +3,7 @@
 Per network: the best seed's checkpoint (`<checkpoints>/<set>/<variant>/f<fold>-s<seed>/best.pt`, where
 `edgeseg campaign run` keeps it) goes through `edgeseg.optimize.optimize` (candidates scored on the
 VALIDATION split, fastest within the Dice budget), giving the selected artifact's p50/p99 latency per
-image; its peak memory is the resident-set growth while opening and running it (`bench.memory.PeakRss`).
+image; its peak memory is the resident-set growth while opening and running it (`bench.harness.PeakRss`).
 A network without a checkpoint is reported missing, with the path looked for, not silently dropped.
 """
 
@@ -25,7 +25,7 @@ def checkpoint(checkpoints: Path, row: dict[str, Any]) -> Path:
 def _peak_here(path: str, threads: int, batch: int, iters: int) -> float:
     import numpy as np
 
-    from edgeseg.bench.memory import PeakRss
+    from edgeseg.bench.harness import PeakRss
     from edgeseg.graph import onnx_input
     from edgeseg.runtime.ort_runner import OnnxRuntimeRunner
 

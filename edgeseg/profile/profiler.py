@@ -94,7 +94,7 @@ def by_op_type(rows: list[dict[str, Any]], cost: Any, owner: dict[str, str], c: 
 def profile_artifact(onnx_path: str | Path, threads: int = 2, iters: int = 10, warmup: int = 3,
                      ceilings: dict[str, Any] | None = None) -> dict[str, Any]:
     """The whole profile of one artifact (ceilings measured here unless given)."""
-    from edgeseg.bench.env import capture_env
+    from edgeseg.bench.machine import capture_env
     from edgeseg.profile.ceilings import measure_ceilings
 
     p = Path(onnx_path)

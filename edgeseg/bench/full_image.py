@@ -4,7 +4,7 @@
   H x W, through `edgeseg.native.native_logits`: preprocessing + tiles + blending, or resize + upsampling).
 * the mean over a data set comes from `edgeseg.native.score_native` (each image timed while it is scored).
 * `peak_rss`: peak resident memory of loading an artifact and running it on one image at native size, or on
-  one tile batch, each in a fresh subprocess (`python -m edgeseg.bench.per_image JSON`), so the two peaks
+  one tile batch, each in a fresh subprocess (`python -m edgeseg.bench.full_image JSON`), so the two peaks
   are comparable (the issue's bound: image peak <= 2 x tile-batch peak + image + full-size logits).
 
 Torch-free for ONNX Runtime and TensorRT artifacts (the Jetson bench script uses it with engines).
@@ -31,7 +31,7 @@ DEFAULT_IMAGE_ITERS = 5
 
 def preprocess_for(artifact: str | Path | None, shape: list[int], given: dict[str, Any] | None = None) -> Any:
     """The artifact's recorded Preprocess, else the default one at the bench input size."""
-    from edgeseg.bench.accuracy import recorded_preprocess
+    from edgeseg.bench.harness import recorded_preprocess
     from edgeseg.data.preprocess import Preprocess
 
     pre, _ = recorded_preprocess(artifact, given)
@@ -46,7 +46,7 @@ def random_image(hw: tuple[int, int], channels: int, seed: int = 0) -> np.ndarra
 def time_image(runner: Any, pp: Any, hw: tuple[int, int], *, mode: str | None = None, spec: Any = None,
                warmup: int = 1, iters: int = DEFAULT_IMAGE_ITERS) -> dict[str, Any]:
     """Per-image cost at H x W on an active runner -> result-row keys (see module docstring)."""
-    from edgeseg.bench.stats import latency_stats
+    from edgeseg.bench.timing import latency_stats
     from edgeseg.native import describe, native_logits, resolve_mode, tile_size
     from edgeseg.tiling import TileSpec, tile_count
 
@@ -105,7 +105,7 @@ def _open(job: dict[str, Any]) -> Any:
 
 def _measure(job: dict[str, Any]) -> dict[str, Any]:
     """In this (fresh) process: peak RSS growth of loading + one image (what="image") or one tile batch."""
-    from edgeseg.bench.memory import PeakRss
+    from edgeseg.bench.harness import PeakRss
     from edgeseg.data.dataset import read_image
     from edgeseg.data.preprocess import Preprocess
     from edgeseg.native import native_logits, tile_size
@@ -143,7 +143,7 @@ def peak_rss(artifact: str | Path, preprocess: dict[str, Any], *, what: str, ima
     env = dict(os.environ)
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    proc = subprocess.run([sys.executable, "-m", "edgeseg.bench.per_image", json.dumps(job)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "edgeseg.bench.full_image", json.dumps(job)], capture_output=True,
                           text=True, env=env, timeout=timeout, check=False)
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
