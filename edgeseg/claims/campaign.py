@@ -130,8 +130,8 @@ class Campaign:
         if not isinstance(variants, dict):
             return None
         folds = int(plan_datasets(self.plan).get(dataset, {}).get("folds") or 1)
-        return sum(len(v.get("seeds") or []) * folds for v in variants.values()
-                   if isinstance(v, dict) and dataset in (v.get("sets") or []))
+        return sum(len(v.get("seeds") or []) * len([f for f in v.get("folds") or range(folds) if f < folds])
+                   for v in variants.values() if isinstance(v, dict) and dataset in (v.get("sets") or []))
 
     def folds_of(self, dataset: str, name: str) -> set[int]:
         return {r.fold for r in self.variant_runs(dataset, name)}

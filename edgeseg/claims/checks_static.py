@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeseg.claims.evidence import Evidence
-from edgeseg.claims.verdicts import FAILS, HOLDS, PART, UNTESTABLE, ClaimRow
+from edgeseg.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, UNTESTABLE, ClaimRow
 
 FIELD = {"params": "params", "macs": "macs", "flops": "flops", "size": "size_mb_fp32"}
 
@@ -78,6 +78,10 @@ def rule_text(factor: float, tol: float, bound: str = "point") -> str:
 
 
 def combine_configs(verdicts: list[str]) -> str:
+    """One speed/static verdict over configurations: all hold -> holds; some -> in part; none measured ->
+    inconclusive (as `verdicts.combine`), never a vacuous "holds"."""
+    if not verdicts:
+        return INCONCLUSIVE
     if all(v == HOLDS for v in verdicts):
         return HOLDS
     if any(v in (HOLDS, PART) for v in verdicts):

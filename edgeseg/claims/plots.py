@@ -98,33 +98,15 @@ def _dice_plot(camp: Campaign, params: dict[str, float], path: Path, plt) -> Pat
 
 def _mission_plot(ev: Evidence, path: Path) -> Path | None:
     """Each network's share of U-Net's latency against its share of U-Net's MACs (edgeseg.bench.mission),
-    ratios taken within each results file (its own U-Net ONNX Runtime FP32 row, same run)."""
-    from edgeseg.bench.mission import macs_at, mission_points, plot_mission
-    from edgeseg.errors import EdgesegError
+    ratios taken within each results file (its own U-Net ONNX Runtime FP32 row, same run); the newest run's
+    point wins (`merge_points`, the rule `edgeseg mission` uses)."""
+    from edgeseg.bench.mission import merge_points, plot_mission
 
     by_file: dict[str, list[dict]] = {}
     for r in ev.bench:
         by_file.setdefault(r["_file"], []).append(r)
-    def created(path: str) -> str:  # a newer run's ratio replaces an older one's for the same point
-        import json
-
-        try:
-            return str(json.loads(Path(path).read_text(encoding="utf-8")).get("created") or "")
-        except (OSError, ValueError):
-            return ""
-
-    merged: dict[tuple[str, str, str], dict] = {}
-    for _, rows in sorted(by_file.items(), key=lambda kv: (created(kv[0]), kv[0])):
-        shapes = [r["input_shape"][-2:] for r in rows if r.get("input_shape")]
-        if not shapes or not ev.models:
-            continue
-        try:
-            pts = mission_points(rows, macs_at(ev.models, shapes[0]))
-        except EdgesegError:  # no U-Net FP32 reference in this file: no ratios from it
-            continue
-        for p in pts:
-            merged[(p["model"], p["backend"], p["precision"])] = p
-    return plot_mission(list(merged.values()), path) if merged else None
+    points = merge_points(by_file, ev.models, strict=False) if ev.models else []
+    return plot_mission(points, path) if points else None
 
 
 def _save(fig, path: Path, plt) -> Path:

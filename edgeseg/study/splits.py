@@ -87,7 +87,8 @@ def plan_doc(plan: Plan, splits: dict[str, dict[str, Any]]) -> dict[str, Any]:
     variants = {}
     for v, net in plan.networks.items():
         variants[v] = {"model": net["model"], "options": net["options"], "seeds": list(net["seeds"]),
-                       "sets": list(net["sets"]), **({"recipe": net["recipe"]} if net.get("recipe") else {})}
+                       "sets": list(net["sets"]), **({"recipe": net["recipe"]} if net.get("recipe") else {}),
+                       **({"folds": list(net["folds"])} if net.get("folds") else {})}
     levels = sorted({k for net in plan.networks.values() for k in net.get("score_levels") or []})
     return {"schema": "edgeseg-campaign-plan/1", "split_seed": plan.split_seed, "aliases": plan.aliases,
             "sets": sets, "variants": variants, "pruned_levels": [f"unetsharp-l{k}" for k in levels],
