@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from edgeseg.claims import (
+from edgeseg.cli import main
+from edgeseg.errors import EdgesegError
+from edgeseg.study.claims import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
@@ -25,8 +27,6 @@ from edgeseg.claims import (
     short_table,
     validate_paper,
 )
-from edgeseg.cli import main
-from edgeseg.errors import EdgesegError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "claims_results"
@@ -239,8 +239,8 @@ def test_stale_skip_is_not_listed_when_measured_elsewhere(tmp_path):
 def test_best_vs_best_takes_each_networks_fastest_artifact_in_one_run() -> None:
     from pathlib import Path as _P
 
-    from edgeseg.claims.checks_speed import _best_vs_best
-    from edgeseg.claims.evidence import Evidence
+    from edgeseg.study.claims.checks_speed import _best_vs_best
+    from edgeseg.study.claims.evidence import Evidence
 
     def row(model: str, backend: str, precision: str, p50: float, f: str = "a.json") -> dict:
         return {"model": model, "backend": backend, "precision": precision, "device": "cpu", "threads": 2,

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeseg.claims import INCONCLUSIVE, check_claims
-from edgeseg.claims.campaign import load_campaign
-from edgeseg.claims.report import build_report
-from edgeseg.claims.verdicts import FAILS, HOLDS, PART, PENDING
 from edgeseg.cli import main
+from edgeseg.study.claims import INCONCLUSIVE, check_claims
+from edgeseg.study.claims.campaign import load_campaign
+from edgeseg.study.claims.document import build_report
+from edgeseg.study.claims.verdicts import FAILS, HOLDS, PART, PENDING
 
 FIXTURE = Path(__file__).parent / "fixtures" / "claims_results"
 # variant -> (offset to the per-image base score, seeds)
@@ -186,7 +186,7 @@ def _rewrite(root: Path, variant: str, offset: float, epochs: int, curve: list[f
 
 
 def test_sdunet_vs_tinyunet_gap_is_explained_from_the_curves(tmp_path):
-    from edgeseg.claims.report_tables import convergence_lines
+    from edgeseg.study.claims.report_tables import convergence_lines
 
     root = make_campaign(tmp_path / "campaign")
     slow = [0.0, 0.0, 0.01, 0.3] + [0.6] * 11
@@ -208,7 +208,7 @@ def test_sdunet_vs_tinyunet_gap_is_explained_from_the_curves(tmp_path):
 
 
 def test_gap_with_a_collapsed_sdunet_seed_is_explained_on_the_seeds_that_learned(tmp_path):
-    from edgeseg.claims.report_tables import convergence_lines
+    from edgeseg.study.claims.report_tables import convergence_lines
 
     root = make_campaign(tmp_path / "campaign")
     _rewrite(root, "tinyunet", -0.12, 15, [0.0, 0.0, 0.01, 0.3] + [0.6] * 11, 3)
@@ -231,7 +231,7 @@ def test_gap_with_a_collapsed_sdunet_seed_is_explained_on_the_seeds_that_learned
 
 
 def test_runs_that_never_learned_are_named(tmp_path):
-    from edgeseg.claims.report_tables import runs_lines
+    from edgeseg.study.claims.report_tables import runs_lines
 
     root = make_campaign(tmp_path / "campaign")
     path = root / "dsb2018-nuclei-564" / "ulite" / "f0-s1.json"

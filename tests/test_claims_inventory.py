@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeseg.claims import NOT_RUN, VERDICTS, all_claims, from_paper, load_papers, validate_paper
-from edgeseg.claims.campaign import Campaign, Run
-from edgeseg.claims.checks_convergence import check_convergence, epochs_to, roughness, sign_verdict
-from edgeseg.claims.checks_static import rule_ratio
-from edgeseg.claims.report_tables import trained_seconds
-from edgeseg.claims.trivial import isbi_masks, summary, trivial_rows
-from edgeseg.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, ClaimRow
+from edgeseg.study.claims import NOT_RUN, VERDICTS, all_claims, from_paper, load_papers, validate_paper
+from edgeseg.study.claims.campaign import Campaign, Run
+from edgeseg.study.claims.checks_convergence import check_convergence, epochs_to, roughness, sign_verdict
+from edgeseg.study.claims.checks_static import rule_ratio
+from edgeseg.study.claims.report_tables import trained_seconds
+from edgeseg.study.claims.trivial import isbi_masks, summary, trivial_rows
+from edgeseg.study.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, ClaimRow
 
 TRIVIAL_CSV = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "campaign-trivial" / "isbi2012-em.csv"
 

@@ -1,4 +1,4 @@
-"""The rules between an interval and a verdict (edgeseg.claims.accuracy_rules), each on a hand-built campaign."""
+"""The rules between an interval and a verdict (edgeseg.study.claims.accuracy_rules), each on a hand-built campaign."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.claims import accuracy_rules as ar
-from edgeseg.claims.campaign import Campaign, Run
-from edgeseg.claims.checks_accuracy import check_accuracy_diff
-from edgeseg.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, ClaimRow
 from edgeseg.metrics import never_learned, pooled_dice_bound
+from edgeseg.study.claims import accuracy_rules as ar
+from edgeseg.study.claims.campaign import Campaign, Run
+from edgeseg.study.claims.checks_accuracy import check_accuracy_diff
+from edgeseg.study.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, ClaimRow
 
 DS = "dsb2018-nuclei-564"
 STEMS = [f"s{i:02d}" for i in range(40)]

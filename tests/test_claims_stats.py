@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeseg.claims.stats import by_run, compare, mean_interval, seed_mean
-from edgeseg.claims.verdicts import (
+from edgeseg.intervals import Interval, paired_bootstrap
+from edgeseg.study.claims.stats import by_run, compare, mean_interval, seed_mean
+from edgeseg.study.claims.verdicts import (
     COMPARABLE_MARGIN,
     FAILS,
     HOLDS,
@@ -20,7 +21,6 @@ from edgeseg.claims.verdicts import (
     rank_verdict,
     threshold,
 )
-from edgeseg.intervals import Interval, paired_bootstrap
 
 
 def paired_difference(a: dict[str, float], b: dict[str, float]) -> Interval | None:

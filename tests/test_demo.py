@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from edgeseg.bench.schema import check
-from edgeseg.demo import run_demo
+from edgeseg.study.demo import run_demo
 
 
 def test_demo_pipeline_end_to_end(tmp_path, capsys):

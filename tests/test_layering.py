@@ -3,7 +3,7 @@
 * runners sit below builders: `edgeseg/runtime` imports nothing from engine, quantize, export, calib, bench,
   commands or the recipe (lazy, function-level imports included);
 * the study sits above the toolkit: no toolkit module imports `edgeseg.study` (only the CLI wiring of its
-  commands, `edgeseg.commands.campaign` / `compare`, does, lazily);
+  commands, `edgeseg.commands.campaign` / `compare` / `claims` / `demo`, does, lazily);
 * the package has no import cycle among its modules (module-level imports, the ones that run at import).
 """
 
@@ -103,7 +103,8 @@ def test_no_import_cycle() -> None:
     assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
 
 
-STUDY_CLI = ("edgeseg.commands.campaign", "edgeseg.commands.compare")
+STUDY_CLI = ("edgeseg.commands.campaign", "edgeseg.commands.compare", "edgeseg.commands.claims",
+             "edgeseg.commands.demo")
 
 
 def test_toolkit_imports_no_study() -> None:

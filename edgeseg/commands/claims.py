@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeseg.claims.catalog import load_papers
-    from edgeseg.claims.report import build_report, render_markdown, short_table
+    from edgeseg.study.claims.catalog import load_papers
+    from edgeseg.study.claims.document import build_report, render_markdown, short_table
 
     parts = ["edgeseg", "claims", "--results", args.results, "--out", args.out]
     if args.campaign:
@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
         print(short_table(summary))
         print(f"wrote {args.out}")
     if args.plots:
-        from edgeseg.claims.campaign import load_campaign
-        from edgeseg.claims.checks import default_campaign_dir
-        from edgeseg.claims.evidence import load_evidence
-        from edgeseg.claims.plots import make_plots
+        from edgeseg.study.claims.campaign import load_campaign
+        from edgeseg.study.claims.checks import default_campaign_dir
+        from edgeseg.study.claims.evidence import load_evidence
+        from edgeseg.study.claims.plots import make_plots
 
         camp = load_campaign(args.campaign or default_campaign_dir(args.results))
         for path in make_plots(load_evidence(args.results), args.plots, camp):

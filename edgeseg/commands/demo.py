@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from edgeseg.demo import run_demo
+    from edgeseg.study.demo import run_demo
 
     res = run_demo(out=args.out, model=args.model, baselines=tuple(args.baselines), size=args.size,
                    epochs=args.epochs, iters=args.iters)

@@ -1,8 +1,8 @@
 """`edgeseg compare RESULTS`: which network for my data: test Dice over seeds and images, per network.
 
-For each (data set, network) of a campaign results folder (the layout `edgeseg.claims.campaign` reads):
+For each (data set, network) of a campaign results folder (the layout `edgeseg.study.claims.campaign` reads):
 
-* test Dice with its two-level interval over seeds and images (`edgeseg.claims.stats.mean_interval`, the
+* test Dice with its two-level interval over seeds and images (`edgeseg.study.claims.stats.mean_interval`, the
   claims report's statistic), over the runs that learned;
 * "learned in k of n runs": `edgeseg.metrics.never_learned` (the one definition: pooled Dice below
   NEVER_LEARNED), applied by the campaign reader (`Run.never_learned`) to each run's test scores;
@@ -26,7 +26,7 @@ def _iv(iv: Any) -> dict[str, Any] | None:
 
 
 def network_rows(camp: Any, ds: str, variants: list[str]) -> list[dict[str, Any]]:
-    from edgeseg.claims.stats import mean_interval
+    from edgeseg.study.claims.stats import mean_interval
 
     rows = []
     for v in variants:
@@ -52,7 +52,7 @@ def network_rows(camp: Any, ds: str, variants: list[str]) -> list[dict[str, Any]
     for r in rows:
         r["vs_top"] = None
         if top is not None and r is not top and r["test_dice"]:
-            from edgeseg.claims.stats import compare
+            from edgeseg.study.claims.stats import compare
 
             r["vs_top"] = _iv(compare(camp.per_image(ds, r["network"], "dice", learned_only=True),
                                       camp.per_image(ds, top["network"], "dice", learned_only=True)))
@@ -62,7 +62,7 @@ def network_rows(camp: Any, ds: str, variants: list[str]) -> list[dict[str, Any]
 def compare_results(results: str | Path, *, datasets: list[str] | None = None,
                     networks: list[str] | None = None) -> dict[str, Any]:
     """The compare document (edgeseg-compare/1) of a campaign results folder (no device bench yet)."""
-    from edgeseg.claims.campaign import load_campaign
+    from edgeseg.study.claims.campaign import load_campaign
 
     results = Path(results)
     camp = load_campaign(results)

@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from edgeseg.claims.verdicts import FAILS, HOLDS, ClaimRow
+from edgeseg.study.claims.verdicts import FAILS, HOLDS, ClaimRow
 
 
 def _cost(m: nn.Module, shape: tuple[int, int, int]) -> tuple[int, int]:

@@ -15,15 +15,15 @@ Rules (tolerance `t` per claim, in its papers/*.json):
 * orders ("lightest", "third smallest behind A and B"): among the networks implemented here, exactly the
   networks the paper puts below the model must be below it; networks of the paper's comparison that are not
   implemented here make a consistent order "holds in part".
-Speed checks (bench results) live in `edgeseg.claims.checks_speed` and use the ratio rule above.
+Speed checks (bench results) live in `edgeseg.study.claims.checks_speed` and use the ratio rule above.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from edgeseg.claims.evidence import Evidence
-from edgeseg.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, UNTESTABLE, ClaimRow
+from edgeseg.study.claims.evidence import Evidence
+from edgeseg.study.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, UNTESTABLE, ClaimRow
 
 FIELD = {"params": "params", "macs": "macs", "flops": "flops", "size": "size_mb_fp32"}
 

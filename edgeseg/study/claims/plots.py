@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeseg.claims.campaign import Campaign
-from edgeseg.claims.evidence import Evidence
-from edgeseg.claims.stats import mean_interval
 from edgeseg.errors import MissingDependencyError
+from edgeseg.study.claims.campaign import Campaign
+from edgeseg.study.claims.evidence import Evidence
+from edgeseg.study.claims.stats import mean_interval
 
 
 def _pyplot():

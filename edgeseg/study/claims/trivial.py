@@ -70,7 +70,7 @@ def write_csv(rows: list[dict[str, float | str]], out: str | Path) -> Path:
     return Path(out)
 
 
-if __name__ == "__main__":  # python -m edgeseg.claims.trivial DATA_DIR OUT_CSV
+if __name__ == "__main__":  # python -m edgeseg.study.claims.trivial DATA_DIR OUT_CSV
     import sys
 
     rows = trivial_rows(isbi_masks(sys.argv[1]))

@@ -8,7 +8,7 @@ Layout (written by the campaign runner; see the schema in the campaign runner's 
   campaign/<dataset>/<variant>/f<F>-s<S>.csv  stem,dice,iou[,dice_interior,iou_interior] per TEST image
   campaign/<dataset>/<variant>/f<F>-s<S>.json edgeseg-campaign-run/1, written only when the run finished
   campaign-trivial/<dataset>.csv              (beside the campaign) the same columns for the trivial predictor
-                                              (`edgeseg.claims.trivial`); each run then also has
+                                              (`edgeseg.study.claims.trivial`); each run then also has
                                               <score>_skill = (score - trivial) / (1 - trivial) per image
 
 A run counts only when both its JSON and its CSV are there and readable, so a campaign that is still

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeseg.claims.evidence import Evidence
+from edgeseg.study.claims.evidence import Evidence
 
 
 def per_image_notes(ev: Evidence, model: str, base: str) -> list[str]:

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from edgeseg.bench.schema import TIMING_INTERLEAVED
-from edgeseg.claims.checks_static import combine_configs, ratio_text, rule_ratio, rule_text
-from edgeseg.claims.evidence import Evidence, aliases
-from edgeseg.claims.per_image import per_image_notes
-from edgeseg.claims.verdicts import FAILS, HOLDS, PART, ClaimRow
+from edgeseg.study.claims.checks_static import combine_configs, ratio_text, rule_ratio, rule_text
+from edgeseg.study.claims.evidence import Evidence, aliases
+from edgeseg.study.claims.per_image import per_image_notes
+from edgeseg.study.claims.verdicts import FAILS, HOLDS, PART, ClaimRow
 
 
 def _latency(r: dict[str, Any]) -> float | None:

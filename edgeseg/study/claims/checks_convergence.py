@@ -22,8 +22,8 @@ from __future__ import annotations
 from math import comb
 from typing import Any
 
-from edgeseg.claims.campaign import Campaign, Run
-from edgeseg.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, PENDING, ClaimRow, combine
+from edgeseg.study.claims.campaign import Campaign, Run
+from edgeseg.study.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, PENDING, ClaimRow, combine
 
 CONVERGED = 0.95
 ALPHA_SIDE = 0.025

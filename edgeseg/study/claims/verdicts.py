@@ -29,7 +29,7 @@ It is not derived from the papers, whose usage is not consistent: SD-UNet calls 
 a 4.09-point mean-IoU gap) "comparable", while GPU-Net calls +0.15 F1 points (LUNA, GPU-Net 0.9811 vs Ghost U-Net
 0.9796) an improvement and UNet# calls +0.14 IoU points (deep supervision, DSB2018 92.53 -> 92.67) "a distinct
 effect". No single margin reproduces every paper's wording. On ISBI the trivial no-membrane predictor already
-scores 0.8765 interior Dice (`edgeseg.claims.trivial`), so there the margin applies to the interior score's skill
+scores 0.8765 interior Dice (`edgeseg.study.claims.trivial`), so there the margin applies to the interior score's skill
 over that predictor, (score - trivial) / (1 - trivial): 1 point of the range a network can add above it, as on
 DSB and Kvasir, where the trivial (empty) prediction scores 0.
 """
@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeseg.claims.stats import Interval
+from edgeseg.study.claims.stats import Interval
 
 HOLDS, PART, FAILS = "holds", "holds in part", "does not hold"
 INCONCLUSIVE, UNTESTABLE = "inconclusive at this budget", "not testable here"

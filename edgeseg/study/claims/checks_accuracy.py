@@ -2,7 +2,7 @@
 
 Every comparison is a two-level interval of (model - comparator) over the learned runs of each network and
 the test images both were scored on (`edgeseg.intervals`), turned into a per-set verdict by
-`edgeseg.claims.verdicts` (thresholds, margin) and `edgeseg.claims.accuracy_rules` (seed cap, images cap,
+`edgeseg.study.claims.verdicts` (thresholds, margin) and `edgeseg.study.claims.accuracy_rules` (seed cap, images cap,
 reliability, budget), then combined across sets. The older one-seed `train-*.json` files do not decide
 any accuracy verdict: where the campaign has no runs yet, the verdict is "inconclusive at this budget" with
 the reason "not yet measured (campaign pending)".
@@ -11,7 +11,7 @@ Metric per data set, the same for every claim (so two verdicts on one set never 
 the campaign's CSV scores the trained foreground (`dice`, `iou`). On ISBI the trained foreground is the
 membrane, but the one paper that uses ISBI (SD-UNet) scores the white "segmented objects" (cell interiors)
 of its labels, so every ISBI verdict uses the interior score. Predicting no membrane at all already scores
-0.877 interior Dice there (`edgeseg.claims.trivial`), and every network lies in 0.89-0.94: a raw difference is
+0.877 interior Dice there (`edgeseg.study.claims.trivial`), and every network lies in 0.89-0.94: a raw difference is
 a small share of what a network can add, and a 0.01 margin would be a sixth of the whole range. So ISBI is
 decided on the interior score's skill over the trivial predictor, (score - trivial) / (1 - trivial) per image
 (`campaign.skill`; 0 = the trivial predictor, 1 = perfect), with the same margin as every other set: on DSB and
@@ -26,11 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeseg.claims import accuracy_rules as ar
-from edgeseg.claims.campaign import Campaign
-from edgeseg.claims.report_summary import short_ours
-from edgeseg.claims.stats import Interval, compare, mean_interval, seed_mean
-from edgeseg.claims.verdicts import (
+from edgeseg.study.claims import accuracy_rules as ar
+from edgeseg.study.claims.campaign import Campaign
+from edgeseg.study.claims.report_summary import short_ours
+from edgeseg.study.claims.stats import Interval, compare, mean_interval, seed_mean
+from edgeseg.study.claims.verdicts import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,

@@ -1,11 +1,11 @@
 """The papers' claims as data, checked against committed results and the training campaign (`edgeseg claims`)."""
 
-from edgeseg.claims.campaign import Campaign, load_campaign
-from edgeseg.claims.catalog import KINDS, all_claims, from_paper, load_papers, normalize_quote, validate_paper
-from edgeseg.claims.checks import check_claims, evidence_kind
-from edgeseg.claims.evidence import Evidence, load_evidence, norm_model
-from edgeseg.claims.report import build_report, claims_summary, render_markdown, short_table
-from edgeseg.claims.verdicts import (
+from edgeseg.study.claims.campaign import Campaign, load_campaign
+from edgeseg.study.claims.catalog import KINDS, all_claims, from_paper, load_papers, normalize_quote, validate_paper
+from edgeseg.study.claims.checks import check_claims, evidence_kind
+from edgeseg.study.claims.document import build_report, claims_summary, render_markdown, short_table
+from edgeseg.study.claims.evidence import Evidence, load_evidence, norm_model
+from edgeseg.study.claims.verdicts import (
     COMPARABLE_MARGIN,
     FAILS,
     HOLDS,

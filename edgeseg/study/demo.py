@@ -27,9 +27,9 @@ def run_demo(out: str | Path = "demo", model: str = "tinyunet", baselines: tuple
     from edgeseg.bench.results import format_report
     from edgeseg.bench.targets import compute_ratios
     from edgeseg.calib import make_calib
-    from edgeseg.claims import claims_summary, short_table
     from edgeseg.data.synth import make_synthetic
     from edgeseg.models.counting import model_table
+    from edgeseg.study.claims import claims_summary, short_table
     from edgeseg.train import train
 
     out = Path(out)

@@ -18,8 +18,8 @@ Across sets: `verdicts.combine`, with "k of n sets" printed (`sets_tally`).
 
 from __future__ import annotations
 
-from edgeseg.claims.campaign import Campaign
-from edgeseg.claims.verdicts import HOLDS, INCONCLUSIVE, VERDICTS
+from edgeseg.study.claims.campaign import Campaign
+from edgeseg.study.claims.verdicts import HOLDS, INCONCLUSIVE, VERDICTS
 
 MIN_SEEDS = 3
 MAX_FAILURE_RATE = 0.2  # more than 1 run in 5

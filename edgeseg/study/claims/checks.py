@@ -2,10 +2,10 @@
 
 Three kinds of evidence, each with its own module and rules:
 * static counts (params, MACs/FLOPs, size, their ratios and orders) from the models table, and measured
-  CPU speed (latency ratios and orders) from bench results: `edgeseg.claims.checks_speed`;
+  CPU speed (latency ratios and orders) from bench results: `edgeseg.study.claims.checks_speed`;
 * trained accuracy from the training campaign's per-image scores, with paired bootstrap intervals:
-  `edgeseg.claims.checks_accuracy` (verdict rules and the "comparable" margin: `edgeseg.claims.verdicts`);
-* training curves (kind "convergence", e.g. "WS converges faster"): `edgeseg.claims.checks_convergence`;
+  `edgeseg.study.claims.checks_accuracy` (verdict rules and the "comparable" margin: `edgeseg.study.claims.verdicts`);
+* training curves (kind "convergence", e.g. "WS converges faster"): `edgeseg.study.claims.checks_convergence`;
 * claims that cannot be tested here (kind "untestable", verdict "not testable here") and claims that could be
   tested here but have not been run (kind "not_run", verdict "not run yet", with the flag that would run them):
   the claim file gives the reason.
@@ -20,15 +20,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeseg.claims import checks_speed as sp
-from edgeseg.claims import checks_static as st
-from edgeseg.claims.campaign import Campaign, load_campaign
-from edgeseg.claims.catalog import all_claims, load_papers
-from edgeseg.claims.checks_accuracy import ACCURACY_CHECKS
-from edgeseg.claims.checks_convergence import check_convergence
-from edgeseg.claims.checks_module import check_module_cost
-from edgeseg.claims.evidence import Evidence, load_evidence
-from edgeseg.claims.verdicts import (
+from edgeseg.profile.devices import device_bounds_context
+from edgeseg.study.claims import checks_speed as sp
+from edgeseg.study.claims import checks_static as st
+from edgeseg.study.claims.campaign import Campaign, load_campaign
+from edgeseg.study.claims.catalog import all_claims, load_papers
+from edgeseg.study.claims.checks_accuracy import ACCURACY_CHECKS
+from edgeseg.study.claims.checks_convergence import check_convergence
+from edgeseg.study.claims.checks_module import check_module_cost
+from edgeseg.study.claims.evidence import Evidence, load_evidence
+from edgeseg.study.claims.verdicts import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
@@ -38,7 +39,6 @@ from edgeseg.claims.verdicts import (
     VERDICTS,
     ClaimRow,
 )
-from edgeseg.profile.devices import device_bounds_context
 
 __all__ = ["FAILS", "HOLDS", "INCONCLUSIVE", "NOT_RUN", "PART", "UNTESTABLE", "VERDICTS", "ClaimRow", "check_claims",
            "evidence_kind", "EVIDENCE_KINDS"]

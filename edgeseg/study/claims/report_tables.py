@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from edgeseg.claims.campaign import Campaign, plan_datasets
-from edgeseg.claims.checks_accuracy import ablation_table
-from edgeseg.claims.stats import compare, mean_interval, seed_mean
-from edgeseg.claims.verdicts import COMPARABLE_MARGIN, PENDING
 from edgeseg.metrics import NEVER_LEARNED
+from edgeseg.study.claims.campaign import Campaign, plan_datasets
+from edgeseg.study.claims.checks_accuracy import ablation_table
+from edgeseg.study.claims.stats import compare, mean_interval, seed_mean
+from edgeseg.study.claims.verdicts import COMPARABLE_MARGIN, PENDING
 
 WS_VARIANTS = ("unet", "sdunet-ws-channel", "sdunet-ws-layer", "sdunet-ws-none", "sdunet-bn")
 

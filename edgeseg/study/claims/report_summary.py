@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeseg.claims import accuracy_rules as ar
-from edgeseg.claims.campaign import Campaign
-from edgeseg.claims.stats import by_run, compare, seed_mean
-from edgeseg.claims.verdicts import COMPARABLE_MARGIN, UNTESTABLE, ClaimRow
 from edgeseg.intervals import paired_bootstrap
+from edgeseg.study.claims import accuracy_rules as ar
+from edgeseg.study.claims.campaign import Campaign
+from edgeseg.study.claims.stats import by_run, compare, seed_mean
+from edgeseg.study.claims.verdicts import COMPARABLE_MARGIN, UNTESTABLE, ClaimRow
 
 CELL = 200
 # The verdicts before issue 20 (parsed from the committed CLAIMS.md at 8cc80a8), for "What changed".

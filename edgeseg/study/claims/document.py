@@ -1,6 +1,6 @@
 """Render the claims report (`benchmarks/CLAIMS.md`) and the short table the demo prints.
 
-The verdict rules live in `edgeseg.claims.checks*` and `edgeseg.claims.verdicts`; this module only formats
+The verdict rules live in `edgeseg.study.claims.checks*` and `edgeseg.study.claims.verdicts`; this module only formats
 what they found. The campaign is read from `<results>/campaign` unless another folder is given.
 """
 
@@ -11,14 +11,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeseg.claims.campaign import load_campaign
-from edgeseg.claims.catalog import from_paper, load_papers
-from edgeseg.claims.checks import EVIDENCE_KINDS, check_claims, default_campaign_dir, evidence_kind
-from edgeseg.claims.evidence import load_evidence
-from edgeseg.claims.report_limits import limit_lines
-from edgeseg.claims.report_summary import changes_lines, reliability_lines, reviewed_lines, rules_lines, summary_lines
-from edgeseg.claims.report_tables import ablation_lines, budget_lines, convergence_lines, runs_lines
-from edgeseg.claims.verdicts import INCONCLUSIVE, NOT_RUN, PENDING, UNTESTABLE, VERDICTS, ClaimRow
+from edgeseg.study.claims.campaign import load_campaign
+from edgeseg.study.claims.catalog import from_paper, load_papers
+from edgeseg.study.claims.checks import EVIDENCE_KINDS, check_claims, default_campaign_dir, evidence_kind
+from edgeseg.study.claims.evidence import load_evidence
+from edgeseg.study.claims.report_limits import limit_lines
+from edgeseg.study.claims.report_summary import (
+    changes_lines,
+    reliability_lines,
+    reviewed_lines,
+    rules_lines,
+    summary_lines,
+)
+from edgeseg.study.claims.report_tables import ablation_lines, budget_lines, convergence_lines, runs_lines
+from edgeseg.study.claims.verdicts import INCONCLUSIVE, NOT_RUN, PENDING, UNTESTABLE, VERDICTS, ClaimRow
 
 # ---------- rendering ----------
 
@@ -133,7 +139,8 @@ def render_markdown(rows: list[ClaimRow], results_dir: str | Path, command: str,
             "verdict.", ""]
     for model, paper in {p["model"]: p for p in papers}.items():
         out += [f"## {paper['paper']}", "", f"*{paper['citation']}*. Claims file: "
-                f"`edgeseg/claims/papers/{paper.get('_file', model + '.json')}`; source text: {paper['source_text']}.",
+                f"`edgeseg/study/claims/papers/{paper.get('_file', model + '.json')}`; "
+                f"source text: {paper['source_text']}.",
                 "", f"- Paper's baseline: {paper['paper_baseline']}.", f"- Ours: {paper['our_baseline_note']}.", ""]
         for r in (r for r in rows if r.model == model):
             c = r.claim

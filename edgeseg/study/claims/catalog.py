@@ -39,7 +39,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "accuracy_rank": ("model", "rank", "metric", "datasets", "among"),
     "accuracy_order": ("models", "worst", "metric", "datasets"),
     "ws_ablation": ("model", "no_ws", "baseline", "metric", "datasets"),
-    "convergence": ("model", "baseline", "datasets"),      # validation curves: edgeseg.claims.checks_convergence
+    "convergence": ("model", "baseline", "datasets"),      # validation curves: edgeseg.study.claims.checks_convergence
     "untestable": ("reason", "evidence"),                  # the reason it cannot be tested here
     "not_run": ("reason", "evidence", "run_with"),         # testable here, not run yet: the flag/option that would
 }
@@ -107,7 +107,7 @@ def from_paper(claim: dict[str, Any]) -> bool:
 def load_papers(directory: str | Path | None = None) -> list[dict[str, Any]]:
     """All papers' claim files (package data by default), validated; raises EdgesegError on a bad file."""
     if directory is None:
-        base = resources.files("edgeseg.claims") / "papers"
+        base = resources.files("edgeseg.study.claims") / "papers"
         files = sorted((p for p in base.iterdir() if p.name.endswith(".json")), key=lambda p: p.name)
     else:
         files = sorted(Path(directory).glob("*.json"))
