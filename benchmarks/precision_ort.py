@@ -23,7 +23,7 @@ from edgeseg.artifacts import sha256_file, write_bytes_atomic, write_json_atomic
 from edgeseg.bench.matrix import run_matrix
 from edgeseg.bench.results import format_table
 from edgeseg.bench.schema import check
-from edgeseg.bench.targets import compute_ratios, format_ratios
+from edgeseg.bench.speedups import compute_ratios, format_ratios
 from edgeseg.calib import make_calib
 from edgeseg.checkpoint import read_checkpoint
 from edgeseg.errors import EdgesegError

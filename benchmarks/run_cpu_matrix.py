@@ -26,7 +26,7 @@ from edgeseg.artifacts import write_bytes_atomic, write_json_atomic
 from edgeseg.bench.matrix import run_matrix
 from edgeseg.bench.results import format_table
 from edgeseg.bench.schema import check
-from edgeseg.bench.targets import compute_ratios, format_ratios
+from edgeseg.bench.speedups import compute_ratios, format_ratios
 from edgeseg.models import list_models
 
 HERE = Path(__file__).resolve().parent

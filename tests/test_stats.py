@@ -6,12 +6,14 @@ import copy
 
 import pytest
 
+from edgeseg.bench.machine import isa_class
 from edgeseg.bench.results import format_table, pareto_front
 from edgeseg.bench.schema import SCHEMA, check, validate
-from edgeseg.bench.targets import compute_ratios, format_ratios
+from edgeseg.bench.speedups import compute_ratios, format_ratios
 from edgeseg.bench.timing import latency_stats, throughput_ips
 from edgeseg.errors import EdgesegError
 from edgeseg.power import trapezoid_mj
+from edgeseg.study.speed_targets import judged_ratios
 
 
 def test_percentiles_linear_method_by_hand() -> None:
@@ -96,7 +98,9 @@ def test_ratios_from_results() -> None:
                 _result(model="ulite", latency_ms=lat(1.0)), _result(model="ulite", backend="pytorch",
                                                                      latency_ms=lat(2.5)),
                 _result(model="ulite", precision="fp16", latency_ms=lat(0.5))])
-    got = {(r["kind"], r["model"]): r for r in compute_ratios(copy.deepcopy(doc))}
+    assert all(r["meets"] is None for r in compute_ratios(copy.deepcopy(doc)))  # the toolkit alone judges nothing
+    doc["env"] = {"cpu": {"flags": ["avx2", "avx512f", "avx512_vnni", "fma"]}}
+    got = {(r["kind"], r["model"]): r for r in judged_ratios(copy.deepcopy(doc))[0]}
     assert got[("ort_fp32_vs_torch", "unet")]["ratio"] == pytest.approx(2.0)
     assert got[("ort_fp32_vs_torch", "unet")]["meets"] is None  # issue 12 replaced that target
     i8, io = got[("int8_vs_fp32", "unet")], got[("int8io_vs_fp32", "unet")]
@@ -109,6 +113,20 @@ def test_ratios_from_results() -> None:
     assert got[("best_vs_torch", "unet")]["ratio"] == pytest.approx(5.0)  # U-Net's best is its int8 (4 ms)
     table = format_ratios(list(got.values()))
     assert "NO" in table and "<= 0.04" in table and "0.050" in table
+
+
+def test_speed_targets_are_kept_per_isa_class() -> None:
+    assert isa_class(["avx2", "fma", "avx512f", "avx512_vnni"]) == "avx512-vnni"
+    assert isa_class(["avx2", "fma", "avx512f"]) == "avx512" and isa_class(["avx2", "fma"]) == "avx2"
+    assert isa_class(["asimd", "asimddp"]) is None and isa_class(None) is None
+    lat = {"min": 1.0, "mean": 1.0, "p50": 1.0, "p90": 1.0, "p99": 1.0, "max": 1.0}
+    rows = [_result(latency_ms={**lat, "p50": 10.0}), _result(precision="int8-io", latency_ms={**lat, "p50": 4.0})]
+    avx2 = _doc(rows) | {"env": {"cpu": {"flags": ["avx2", "fma"]}}}
+    io = {r["kind"]: r for r in judged_ratios(avx2)[0]}["int8io_vs_fp32"]
+    assert io["ratio"] == pytest.approx(2.5) and io["target"] is None  # the INT8 target is a VNNI one: reported
+    arm = _doc(rows) | {"env": {"cpu": {"flags": ["asimd"]}}}
+    ratios, note = judged_ratios(arm)
+    assert all(r["meets"] is None for r in ratios) and "ISA class unknown" in note and "not judged" in note
 
 
 def test_pareto_front() -> None:

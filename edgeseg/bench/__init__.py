@@ -6,7 +6,7 @@ from edgeseg.bench.config import make_config
 from edgeseg.bench.harness import run_config, run_config_isolated
 from edgeseg.bench.matrix import run_matrix
 from edgeseg.bench.schema import SCHEMA, validate
-from edgeseg.bench.targets import compute_ratios
+from edgeseg.bench.speedups import compute_ratios
 from edgeseg.bench.timing import bench_runner
 
 __all__ = ["SCHEMA", "bench_runner", "compute_ratios", "make_config", "run_config", "run_config_isolated",

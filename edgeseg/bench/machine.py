@@ -36,6 +36,20 @@ def cpu_info() -> dict[str, Any]:
             "logical_cores": os.cpu_count(), "usable_cores": affinity}
 
 
+ISA_CLASSES = ("avx512-vnni", "avx512", "avx2")  # fastest first; ORT's kernels and NCHWc block follow these
+
+
+def isa_class(flags: list[str] | set[str] | None) -> str | None:
+    """The x86 SIMD class ORT's CPU kernels pick from the flags `cpu_info` records (None: another or unknown
+    CPU, e.g. ARM, or no flags recorded): speed ratios are only comparable within one class."""
+    f = set(flags or ())
+    if {"avx512f", "avx512_vnni"} <= f:
+        return "avx512-vnni"
+    if "avx512f" in f:
+        return "avx512"
+    return "avx2" if {"avx2", "fma"} <= f else None
+
+
 def _run(cmd: list[str], timeout: float = 5.0) -> str | None:
     if shutil.which(cmd[0]) is None:
         return None

@@ -72,7 +72,7 @@ def format_report(doc: dict[str, Any], ratios: bool = False) -> str:
     lines += [f"skipped: {s['model']} {s['backend']} {s['precision']}: {s['reason']}" for s in doc.get("skipped", [])]
     lines += [f"FAILED: {f['model']} {f['backend']} {f['precision']}: {f['reason']}" for f in doc.get("failed", [])]
     if ratios:
-        from edgeseg.bench.targets import format_ratios
+        from edgeseg.bench.speedups import format_ratios
 
         got = doc.get("ratios")
         lines += ["", format_ratios(got) if got else "ratios: no matching pairs in these results"]

@@ -135,7 +135,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from edgeseg.bench.matrix import MATRIX_PRECISIONS, new_doc, run_matrix
     from edgeseg.bench.results import format_report
     from edgeseg.bench.schema import check
-    from edgeseg.bench.targets import compute_ratios
+    from edgeseg.bench.speedups import compute_ratios
 
     if bool(args.model) != bool(args.all):
         raise EdgesegError("--all goes with --model NAME (the matrix); for one artifact use --engine/--onnx/--torch")

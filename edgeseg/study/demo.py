@@ -25,11 +25,11 @@ def run_demo(out: str | Path = "demo", model: str = "tinyunet", baselines: tuple
     """Run the whole pipeline; returns {"train": metrics, "engines": [...], "bench": results doc}."""
     from edgeseg.bench.matrix import MATRIX_PRECISIONS, run_matrix
     from edgeseg.bench.results import format_report
-    from edgeseg.bench.targets import compute_ratios
     from edgeseg.calib import make_calib
     from edgeseg.data.synth import make_synthetic
     from edgeseg.models.counting import model_table
     from edgeseg.study.claims import claims_summary, short_table
+    from edgeseg.study.speed_targets import judged_ratios
     from edgeseg.train import train
 
     out = Path(out)
@@ -66,8 +66,8 @@ def run_demo(out: str | Path = "demo", model: str = "tinyunet", baselines: tuple
     doc["failed"] += base["failed"]
     write_json_atomic(results / "bench-demo.json", doc)
     write_json_atomic(results / "models.json", model_table())
-    doc["ratios"] = compute_ratios(doc)
-    print(format_report(doc, ratios=bool(doc["ratios"])))
+    doc["ratios"], isa_note = judged_ratios(doc)
+    print(format_report(doc, ratios=bool(doc["ratios"])) + f"\n{isa_note}")
 
     _say("6/6 claims check on what this run measured (full report: edgeseg claims)")
     print(short_table(claims_summary(results), only_tested=True))
