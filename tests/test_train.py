@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import edgeseg.train as tr
+import edgeseg.train.loop as loop
 from edgeseg.checkpoint import load_checkpoint, read_checkpoint
 from edgeseg.data.synth import make_synthetic
 from edgeseg.errors import EdgesegError
-from edgeseg.train import seg_loss, total_loss, train
+from edgeseg.train import train
+from edgeseg.train.loss import seg_loss, total_loss
+from edgeseg.train.records import never_learned_warning
 
 TINY = {"model": "unet", "model_options": {"base": 4}, "quiet": True}
 
@@ -69,14 +71,14 @@ def test_training_learns_resumes_and_reuses(tmp_path: Path) -> None:
 def test_nonfinite_loss_stops_and_keeps_last_good(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = make_synthetic(tmp_path / "d", n=8, size=32, seed=1)
     calls = {"n": 0}
-    real = tr.total_loss
+    real = loop.total_loss
 
     def flaky(out, target):  # finite for the first epoch (2 steps of 3 images), then NaN
         calls["n"] += 1
         loss = real(out, target)
         return loss * float("nan") if calls["n"] > 2 else loss
 
-    monkeypatch.setattr(tr, "total_loss", flaky)
+    monkeypatch.setattr(loop, "total_loss", flaky)
     run = tmp_path / "run"
     with pytest.raises(EdgesegError, match=r"non-finite.*epoch 2.*last good checkpoint .*last\.pt \(epoch 1\)"):
         train(run, data=str(data), epochs=3, batch=3, **TINY)
@@ -157,7 +159,7 @@ def test_explicit_split_and_an_interrupted_run_resumes_identically(tmp_path: Pat
     recorded = json.loads((tmp_path / "full" / "split.json").read_text())
     assert {k: recorded[k] for k in split} == split and full["resumes"] == 0
 
-    real, saved = tr.save_checkpoint, []
+    real, saved = loop.save_checkpoint, []
 
     def cut_after_second_epoch(path, *a, **k):
         real(path, *a, **k)
@@ -165,10 +167,10 @@ def test_explicit_split_and_an_interrupted_run_resumes_identically(tmp_path: Pat
             saved.append(path)
             if len(saved) == 2:
                 raise KeyboardInterrupt  # the session ends here
-    monkeypatch.setattr(tr, "save_checkpoint", cut_after_second_epoch)
+    monkeypatch.setattr(loop, "save_checkpoint", cut_after_second_epoch)
     with pytest.raises(KeyboardInterrupt):
         train(tmp_path / "cut", **opts)
-    monkeypatch.setattr(tr, "save_checkpoint", real)
+    monkeypatch.setattr(loop, "save_checkpoint", real)
     resumed = train(tmp_path / "cut", resume=True, quiet=True)
     assert resumed["resumes"] == 1
     assert [(h["loss"], h["val_dice"]) for h in resumed["history"]] == \
@@ -187,8 +189,8 @@ def test_a_run_that_never_learns_is_flagged(tmp_path: Path, monkeypatch: pytest.
     from edgeseg.cli import main
 
     data = make_synthetic(tmp_path / "d", n=16, size=32, seed=2)
-    real = tr.total_loss
-    monkeypatch.setattr(tr, "total_loss", lambda out, target: real(out, torch.zeros_like(target)))
+    real = loop.total_loss
+    monkeypatch.setattr(loop, "total_loss", lambda out, target: real(out, torch.zeros_like(target)))
     run = tmp_path / "run"
     assert main(["train", "unet", "--data", str(data), "--out", str(run), "--epochs", "3", "--batch", "2",
                  "--lr", "0.05", "--opt", "base=4", "--quiet"]) == 0
@@ -196,11 +198,11 @@ def test_a_run_that_never_learns_is_flagged(tmp_path: Path, monkeypatch: pytest.
     # pooled: the mean over images scores the empty masks among them 1
     assert [h["val_dice_pooled"] for h in metrics["history"]] == [0.0, 0.0, 0.0], metrics["history"]
     # empty masks score 1 in the mean: the pooled value decides where it was recorded
-    assert tr.never_learned_warning([{"val_dice": 0.5, "val_dice_pooled": 0.0}] * 3, 3) is not None
+    assert never_learned_warning([{"val_dice": 0.5, "val_dice_pooled": 0.0}] * 3, 3) is not None
     # an unfinished run is not judged; a resumed history judges the epochs that have the pooled value
-    assert tr.never_learned_warning(metrics["history"][:2], 3) is None
+    assert never_learned_warning(metrics["history"][:2], 3) is None
     old_epoch = {"val_dice": 0.5}  # recorded before the pooled value existed: mean only
-    assert tr.never_learned_warning([old_epoch, *metrics["history"][1:]], 3) is not None
+    assert never_learned_warning([old_epoch, *metrics["history"][1:]], 3) is not None
     assert "never learned" in metrics["warning"] and "--seed" in metrics["warning"]
     assert f"warning: {run / 'metrics.json'}: validation Dice stayed below" in capsys.readouterr().err
 
@@ -217,7 +219,7 @@ def test_never_learned_warning_on_the_campaign_runs() -> None:
     flagged = set()
     for r in camp.runs:
         history = [{"val_dice": v} for v in r.meta["val_dice_per_epoch"]]
-        if tr.never_learned_warning(history, len(history)):
+        if never_learned_warning(history, len(history)):
             assert r.never_learned(), (r.dataset, r.variant, r.fold, r.seed)
             flagged.add((r.dataset, r.variant, r.seed))
     # the SD-UNet seeds that collapsed in training (README); Kvasir's native SD-UNet found no polyp in the test

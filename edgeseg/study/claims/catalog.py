@@ -53,7 +53,6 @@ RATIO_BOUNDS = ("point", "min")
 PROVENANCES = ("paper", "code_readme", "third_party")
 CLAIM_KEYS = ("id", "quote", "quote_source", "where", "paper_figure", "unit", "baseline", "test")
 PAPER_KEYS = ("paper", "citation", "model", "source_text", "paper_baseline", "our_baseline_note", "claims")
-PAPER_FILES = ("sdunet", "tinyunet", "ulite", "gpunet", "unetsharp")
 
 
 def normalize_quote(text: str) -> str:
