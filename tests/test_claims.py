@@ -338,3 +338,33 @@ def test_interleaved_timing_decides_its_configurations_and_sequential_twins_are_
     assert order.ours.startswith("ordered in 0/2 configurations (2 timed interleaved); unetsharp-l4 / unetsharp-l1 "
                                  "latency 0.5x"), order.ours
     assert len(context(order)) == 2
+
+
+def test_limit_section_has_one_block_per_cpu_and_judges_each_on_its_class_targets(tmp_path):
+    """Two profile runs (AVX-512 VNNI, AVX2) and one with no known class: each CPU gets its own block; the
+    U-Net INT8 >= 2x target is judged on VNNI only, reported on AVX2; an unknown class is never judged; a
+    loaded run says so."""
+    from edgeseg.study.claims.report_limits import limit_lines
+
+    def summary(folder: str, flags: list[str], lat: dict[str, float], load: float) -> None:
+        (tmp_path / folder).mkdir()
+        doc = {"command": f"python benchmarks/roofline.py measure --out {folder}", "threads": 2, "size": [64, 64],
+               "latency_p50_ms": lat, "best": {"unet": "int8-io", "sdunet": "fp32"}, "loadavg_before": [load],
+               "ceilings": {"cpu": {"model": "cpu", "flags": flags, "logical_cores": 2}}}
+        (tmp_path / folder / "summary.json").write_text(json.dumps(doc))
+
+    lat = {"unet fp32": 100.0, "unet int8-io": 40.0, "sdunet fp32": 30.0}
+    summary("profile", ["avx2", "fma", "avx512f", "avx512_vnni"], lat, 0.5)
+    summary("profile-avx2", ["avx2", "fma"], {**lat, "unet int8-io": 80.0, "sdunet fp32": 20.0}, 5.0)
+    summary("profile-arm", ["neon"], lat, 0.1)
+    text = "\n".join(limit_lines(tmp_path))
+    assert [ln for ln in text.splitlines() if ln.startswith("### ")] == [
+        "### cpu, ISA class avx512-vnni (`benchmarks/results/profile/`)",
+        "### cpu, ISA class unknown (`benchmarks/results/profile-arm/`)",
+        "### cpu, ISA class avx2 (`benchmarks/results/profile-avx2/`)"]
+    vnni, arm, avx2 = text.split("### ")[1:]
+    assert "sdunet best (fp32) / unet fp32 = 0.300 (misses the avx512-vnni target <= 0.25)" in vnni
+    assert "speed-up over fp32 = 2.50x (meets the avx512-vnni target >= 2.0x)" in vnni
+    assert "sdunet best (fp32) / unet fp32 = 0.200 (meets the avx2 target <= 0.25)" in avx2
+    assert "speed-up over fp32 = 1.25x (reported, not judged" in avx2 and "loaded during the run" in avx2
+    assert "not judged: ISA class unknown" in arm and "meets" not in arm and "loaded" not in vnni + arm
