@@ -244,3 +244,29 @@ def test_missing_tensorrt_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) ->
                         lambda n, *a: None if n in trt_compat.MODULES.values() else real(n, *a))
     with pytest.raises(EdgesegError, match=r"JetPack.*edgeseg\[trt-rtx\]"):
         build_engine_info("unet")
+
+
+def test_the_loader_refuses_before_the_runner_gets_the_bytes(engines: dict, tmp_path: Path) -> None:
+    """`load_engine` (the loader) checks file, flavour, runtime version and GPU in that order, on a real
+    TensorRT-RTX engine: asked as another flavour it names both; a version other than this runtime's is refused;
+    on a machine without an NVIDIA GPU it names the compute capabilities the engine targets."""
+    import json
+
+    from edgeseg.runtime.cuda import gpu_info
+    from edgeseg.runtime.engine_loader import load_engine
+
+    res = engines["tinyunet"]["fp16"]
+    with pytest.raises(EdgesegError, match="a tensorrt-rtx engine, asked to run as tensorrt"):
+        load_engine(res.path, flavour="tensorrt")
+    other = _copy_engine(res, tmp_path / "version.engine")
+    side = sidecar_path(other)
+    meta = json.loads(side.read_text())
+    side.write_text(json.dumps({**meta, "trt_version": "0.0.1"}))
+    with pytest.raises(EdgesegError, match=r"built with tensorrt-rtx 0\.0\.1, this runtime is"):
+        load_engine(other)
+    if gpu_info() is None:
+        with pytest.raises(EdgesegError, match=r"no NVIDIA GPU with compute capability 8\.0, 8\.6"):
+            load_engine(res.path)
+    else:
+        checked = load_engine(res.path)
+        assert checked.flavour == "tensorrt-rtx" and checked.gpu["cc"]

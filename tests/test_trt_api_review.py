@@ -21,7 +21,7 @@ GPU_ONLY = {
     "cuda-python (err, value)": "cuda-python is not installed here; the doctor's engine stages call every shim",
     "pinned memory": "cudaMallocHost / pycuda pagelocked lifetimes: the doctor loads each engine twice",
     "NVML energy (mJ)": "nvmlDeviceGetTotalEnergyConsumption needs a driver: the doctor's energy_mj_per_image",
-    "engine for another GPU": "TensorRTRunner._check_runtime compares the live GPU: needs one",
+    "engine for another GPU": "engine_loader.check_runtime compares the live GPU: needs one",
 }
 
 

@@ -4,8 +4,9 @@
         out = r.infer({"input": x})            # end to end: H2D copy, execute, D2H copy
         r.set_input(x); ms = r.time_compute(100)   # GPU compute only, CUDA-event timed (bench)
 
-The engine file is checked against its sidecar before TensorRT sees it (truncated / foreign -> EdgesegError),
-the runtime against the sidecar (TensorRT flavour and version, GPU compute capability vs the built targets).
+`edgeseg.runtime.engine_loader` checks the engine file against its sidecar before TensorRT sees it (truncated
+/ foreign -> EdgesegError), and the runtime against the sidecar (TensorRT flavour and version, GPU compute
+capability vs the built targets); this runner only deserializes and runs what it passed.
 I/O is bound by tensor name; buffers are allocated once for the largest profile shape.
 """
 
@@ -19,18 +20,8 @@ import numpy as np
 from edgeseg import trt_compat as tc
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.base import Runner, TensorMeta
-from edgeseg.runtime.cuda import gpu_info, open_cuda
-from edgeseg.runtime.engine_file import check_engine_file
-
-
-def _no_gpu_message(flavour: str | None, meta: dict[str, Any]) -> str:
-    if flavour == "tensorrt-rtx":
-        targets = ", ".join(meta.get("target_compute_capabilities") or tc.RTX_DEFAULT_TARGETS)
-        return (f"no NVIDIA GPU with compute capability {targets} is visible: TensorRT-RTX engines run on "
-                f"{tc.RTX_SUPPORTED_HINT}")
-    built = (meta.get("built_on_gpu") or {})
-    return (f"no NVIDIA GPU is visible: this TensorRT engine runs on the GPU it was built on "
-            f"({built.get('name', '?')}, compute capability {built.get('cc', '?')})")
+from edgeseg.runtime.cuda import open_cuda
+from edgeseg.runtime.engine_loader import load_engine
 
 
 class TensorRTRunner(Runner):
@@ -65,51 +56,14 @@ class TensorRTRunner(Runner):
 
     # -- loading ------------------------------------------------------------------------------------------
     def activate_impl(self) -> None:
-        meta = check_engine_file(self.path, self.sidecar_check, self.flavour)  # before TensorRT sees the bytes
-        self.meta = meta
-        flavour = meta.get("flavour") or self.flavour
-        if flavour is None:
-            raise EdgesegError(f"{self.path}: cannot tell the TensorRT flavour without a sidecar; pass "
-                               f"--backend tensorrt or tensorrt-rtx, or rebuild with edgeseg build-engine")
-        if self.flavour and self.flavour != flavour:
-            raise EdgesegError(f"{self.path}: a {flavour} engine, asked to run as {self.flavour}; use --backend "
-                               f"{flavour} or rebuild for {self.flavour}")
-        self.backend = flavour
-        trt = tc.import_trt(flavour)
-        self._check_runtime(trt, flavour, meta)
+        checked = load_engine(self.path, self.sidecar_check, self.flavour)  # every refusal happens there
+        self.meta, self.backend, self.gpu = checked.meta, checked.flavour, checked.gpu
         self.cuda = open_cuda()
         try:
-            self._load(trt, flavour)
+            self._load(checked.trt, checked.flavour)
         except BaseException:
             self.deactivate_impl()
             raise
-
-    def _check_runtime(self, trt: Any, flavour: str, meta: dict[str, Any]) -> None:
-        """Refuse (never crash) when this runtime cannot run the engine: version, GPU, compute capability."""
-        have = tc.trt_version(trt)
-        want = meta.get("trt_version")
-        if want and want != have:
-            raise EdgesegError(f"{self.path}: built with {flavour} {want}, this runtime is {flavour} {have}; "
-                               f"engines are version-specific: rebuild it with edgeseg build-engine")
-        gpu = gpu_info()
-        if gpu is None:
-            raise EdgesegError(f"{self.path}: {_no_gpu_message(flavour, meta)}")
-        self.gpu = gpu
-        if meta.get("unchecked"):
-            return
-        if flavour == "tensorrt-rtx":
-            targets = meta.get("target_compute_capabilities") or tc.RTX_DEFAULT_TARGETS
-            if not tc.cc_runs(gpu["cc"], targets, bool(meta.get("default_targets"))):
-                raise EdgesegError(f"{self.path}: {gpu['name']} (compute capability {gpu['cc']}) is not a target of "
-                                   f"this TensorRT-RTX engine ({', '.join(targets)}); TensorRT-RTX runs on "
-                                   f"{tc.RTX_SUPPORTED_HINT}; rebuild with --compute-capability {gpu['cc']} if "
-                                   f"TensorRT-RTX supports it")
-        else:
-            built = meta.get("built_on_gpu") or {}
-            if built.get("cc") and built["cc"] != gpu["cc"]:
-                raise EdgesegError(f"{self.path}: built on {built.get('name')} (compute capability {built['cc']}), "
-                                   f"this GPU is {gpu['name']} ({gpu['cc']}); TensorRT engines are GPU-specific: "
-                                   f"rebuild it on this machine with edgeseg build-engine")
 
     def _load(self, trt: Any, flavour: str) -> None:
         self.trt = trt
