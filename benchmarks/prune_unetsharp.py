@@ -3,9 +3,10 @@
 
 The paper trains UNet# once with deep supervision and prunes at inference (fast mode): level L keeps nodes
 X(i,j) with i+j <= L and answers with the X(0,L) head. This loads the trained `unetsharp` checkpoint of
-`train-<dataset>.json` into level-1..3 networks (their parameters are a subset of L4's), scores each on the
-run's TEST split with `edgeseg.evaluate` (same code path as `edgeseg eval`), and adds rows `unetsharp-l1..l3`
-(with "pruned_from") to `benchmarks/results/train-<dataset>.json`; plain `unetsharp` is L4.
+`train-<dataset>.json` into level-1..3 networks (`edgeseg.models.unetsharp.prune_to_level`: their parameters
+are a subset of L4's), scores each on the run's TEST split with `edgeseg.evaluate` (same code path as
+`edgeseg eval`), and adds rows `unetsharp-l1..l3` (with "pruned_from") to `benchmarks/results/train-<dataset>.json`;
+plain `unetsharp` is L4.
 
     python benchmarks/prune_unetsharp.py --dataset dsb2018-nuclei
 """
@@ -18,11 +19,13 @@ import sys
 from pathlib import Path
 
 from edgeseg.artifacts import sha256_file, write_json_atomic
-from edgeseg.checkpoint import read_checkpoint
+from edgeseg.checkpoint import load_checkpoint
 from edgeseg.data.dataset import SegFolder, select
 from edgeseg.data.preprocess import Preprocess
+from edgeseg.errors import EdgesegError
 from edgeseg.evaluate import evaluate_runner
-from edgeseg.models import create_model
+from edgeseg.models.unetsharp import prune_to_level
+from edgeseg.names import level_name
 from edgeseg.runtime.torch_runner import TorchRunner
 
 HERE = Path(__file__).resolve().parent
@@ -41,19 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = ROOT / run["checkpoint"]
     if sha256_file(ckpt) != run["checkpoint_sha256"]:
         raise SystemExit(f"{ckpt}: sha256 differs from {path}; retrain")
-    payload = read_checkpoint(ckpt)
-    cfg, pre = payload["model"], Preprocess.from_dict(payload["preprocess"])
+    full, payload = load_checkpoint(ckpt)
+    pre = Preprocess.from_dict(payload["preprocess"])
     _, samples = select(SegFolder(args.shared / args.dataset), payload["split"], "test")
     rows = []
     for level in (1, 2, 3):
-        opts = {**cfg.get("options", {}), "level": level, "deep_supervision": False}
-        model = create_model("unetsharp", cfg["in_channels"], cfg["num_classes"], **opts)
-        missing, _unused = model.load_state_dict(payload["state_dict"], strict=False)
-        if missing:
-            raise SystemExit(f"level {level}: weights missing from the L4 checkpoint: {missing[:3]}")
-        with TorchRunner(model.eval(), threads=2) as r:
+        try:
+            model = prune_to_level(full, level)
+        except EdgesegError as e:
+            raise SystemExit(f"{ckpt}: {e}") from None
+        with TorchRunner(model, threads=2) as r:
             m = evaluate_runner(r, samples, pre)
-        rows.append({"model": f"unetsharp-l{level}", "pruned_from": "unetsharp", "params":
+        rows.append({"model": level_name(level), "pruned_from": "unetsharp", "params":
                      sum(p.numel() for p in model.parameters()), "epochs": run["epochs"], "val_dice": None,
                      "test_dice": m["dice"], "test_iou": m["iou"], "test_dice_pooled": m.get("dice_pooled"),
                      "test_n_images": m["n_images"], "train_seconds": None,

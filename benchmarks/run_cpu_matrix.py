@@ -28,6 +28,7 @@ from edgeseg.bench.results import format_table
 from edgeseg.bench.schema import check
 from edgeseg.bench.speedups import compute_ratios, format_ratios
 from edgeseg.models import list_models
+from edgeseg.names import level_name
 
 HERE = Path(__file__).resolve().parent
 UNETSHARP_LEVELS = (1, 2, 3)  # "unetsharp" itself is the full level-4 network
@@ -36,7 +37,7 @@ UNETSHARP_LEVELS = (1, 2, 3)  # "unetsharp" itself is the full level-4 network
 def model_specs(names: list[str], levels: bool) -> list[str | dict]:
     specs: list[str | dict] = list(names)
     if levels and "unetsharp" in names:
-        specs += [{"name": f"unetsharp-l{lv}", "model": "unetsharp", "options": {"level": lv}}
+        specs += [{"name": level_name(lv), "model": "unetsharp", "options": {"level": lv}}
                   for lv in UNETSHARP_LEVELS]
     return specs
 
@@ -61,7 +62,8 @@ def markdown(doc: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", nargs="+", default=list_models(), help="default: every registered network")
+    ap.add_argument("--models", nargs="+", default=list_models(variants=False),
+                    help="default: every registered network (not the unetsharp_l<k> variants: --levels rows)")
     ap.add_argument("--no-levels", dest="levels", action="store_false", help="skip the UNet# level 1-3 rows")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--precisions", nargs="+", default=["fp32", "fp16", "int8", "int8-io"],

@@ -48,7 +48,7 @@ def markdown(doc: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", nargs="+", default=list_models(), choices=list_models(),
+    ap.add_argument("--models", nargs="+", default=list_models(variants=False), choices=list_models(),
                     help="default: every registered network")
     ap.add_argument("--no-levels", dest="levels", action="store_false", help="skip the UNet# level 1-3 rows")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])

@@ -1,6 +1,6 @@
 """The vocabulary every edgeseg module shares, defined once: tensor names, precisions and their Q/DQ layouts,
-backends, TensorRT flavours, devices, sidecar kinds and file suffixes. Import-free (the runtime, the builders
-and the bench schema all read it; none of them may need torch for it).
+backends, TensorRT flavours, devices, sidecar kinds, file suffixes and UNet#'s level names. Import-free (the
+runtime, the builders, the bench schema and the claims all read it; none of them may need torch for it).
 
 Precisions. A graph computes in one of GRAPH_PRECISIONS (read from the graph itself by edgeseg.graph); an
 engine takes its ONNX graph's. An artifact's precision LABEL (bench rows, optimize candidates, `materialize`)
@@ -11,6 +11,8 @@ also names its INT8 Q/DQ layout:
 """
 
 from __future__ import annotations
+
+from edgeseg.errors import EdgesegError  # import-free itself
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
@@ -44,3 +46,38 @@ def precision_label(graph_precision: str, qdq_layout: str | None = None, recorde
     if recorded == MIXED_INT8:
         return MIXED_INT8
     return "int8-io" if qdq_layout == "conv-io" else "int8"
+
+
+# UNet#'s pruning levels (edgeseg.models.unetsharp). The full network is registered as `unetsharp` (level 4: what the
+# campaign trains, with option `level`); each level is also a registered variant `unetsharp_l<k>`. Tables, bench
+# rows, campaign results and claims name a level `unetsharp-l<k>` ('-', not the registry's '_').
+UNETSHARP = "unetsharp"
+UNETSHARP_LEVELS = (1, 2, 3, 4)
+FULL_LEVEL = 4
+
+
+def check_level(level: int) -> int:
+    """`level` when it is a UNet# level, else the one-line error naming it."""
+    if not isinstance(level, int) or isinstance(level, bool) or level not in UNETSHARP_LEVELS:
+        raise EdgesegError(f"UNet# level must be one of {', '.join(map(str, UNETSHARP_LEVELS))}, got {level!r}; "
+                           "pass 1..4")
+    return level
+
+
+def level_name(level: int) -> str:
+    """The table / campaign name of a UNet# level: 2 -> "unetsharp-l2"."""
+    return f"{UNETSHARP}-l{check_level(level)}"
+
+
+def level_model(level: int) -> str:
+    """The registry name of a UNet# level's variant: 2 -> "unetsharp_l2"."""
+    return f"{UNETSHARP}_l{check_level(level)}"
+
+
+_LEVEL_OF = {**{level_name(k): k for k in UNETSHARP_LEVELS}, **{level_model(k): k for k in UNETSHARP_LEVELS}}
+
+
+def level_of(name: str) -> int | None:
+    """The inverse of level_name and level_model: "unetsharp-l2" or "unetsharp_l2" -> 2; None for any other
+    name (the full network's "unetsharp" included: a name says its level only when it is a level name)."""
+    return _LEVEL_OF.get(name)

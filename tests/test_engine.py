@@ -50,7 +50,7 @@ def calib_sets(work: Path) -> dict[tuple[int, int], Path]:
     from edgeseg.data.synth import make_synthetic
 
     out = {}
-    for name in list_models():
+    for name in list_models(variants=False):
         c, s = get_model_info(name).reference_input[0], _size(name)
         if (c, s) not in out:
             data = make_synthetic(work / f"synth-c{c}-{s}", n=4, size=s, channels=c)
@@ -97,7 +97,7 @@ def engines(work: Path, calib_sets: dict) -> _Engines:
     return _Engines(work, calib_sets)
 
 
-@pytest.mark.parametrize("name", [n for n in list_models() if n not in PAPER_BASELINES])
+@pytest.mark.parametrize("name", [n for n in list_models(variants=False) if n not in PAPER_BASELINES])
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_engine_built_with_sidecar(engines: dict, name: str, precision: str) -> None:
     res = engines[name][precision]
@@ -217,7 +217,7 @@ def test_dynamic_batch_profile_and_targets(work: Path) -> None:
 def test_cli_build_engine(engines: dict, work: Path, capsys: pytest.CaptureFixture) -> None:
     from edgeseg.cli import main
 
-    name = list_models()[-1]
+    name = list_models(variants=False)[-1]
     onnx = str(engines[name]["onnx"])
     out = work / "cli.engine"
     assert main(["build-engine", onnx, "--backend", "tensorrt-rtx", "--out", str(out)]) == 0

@@ -1,4 +1,5 @@
-"""GPU-Net / Ghost U-Net / UNet#: exact parameter counts, shapes, deep supervision, modes, pruning and CGM."""
+"""GPU-Net / Ghost U-Net / UNet#: exact parameter counts, shapes, deep supervision, modes, pruning (the level
+variants, level names, prune_to_level) and CGM."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import torch
 from torch import nn
 
 from edgeseg.errors import EdgesegError
-from edgeseg.models import create_model, get_model_info
+from edgeseg.models import create_model, get_model_info, list_models
 from edgeseg.models.gpunet import GPModule
+from edgeseg.models.unetsharp import prune_to_level
+from edgeseg.names import level_model, level_name, level_of
 
 
 def n_params(m: nn.Module) -> int:
@@ -199,3 +202,77 @@ def test_gpunet_reproduces_paper_flops_old_thop(name: str, paper_gflops: float) 
     with torch.no_grad():
         m(torch.zeros(1, 3, 192, 256, device="meta"))
     assert round(total[0] / 1e9, 2) == paper_gflops
+
+
+
+# The levels as registered variants; the table names; prune_to_level.
+LEVEL_PARAMS = {1: 103_041, 2: 555_969, 3: 2_531_073, 4: 10_748_481}  # MODELS.md section 5, 3->1, one head
+BRANCH_OF_LEVEL = {1: 0, 2: 1, 3: 2, 4: 7}  # X0,L's place in the code's deep-supervision list
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_level_variant_is_unetsharp_at_that_level(level: int) -> None:
+    name = level_model(level)
+    info = get_model_info(name)
+    assert name in list_models() and name not in list_models(variants=False) and info.variant_of == "unetsharp"
+    assert n_params(create_model(name)) == info.reference_params == LEVEL_PARAMS[level]
+    torch.manual_seed(level)
+    variant = create_model(name, deep_supervision=True)
+    plain = create_model("unetsharp", level=level, deep_supervision=True)
+    assert {k: v.shape for k, v in variant.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
+    plain.load_state_dict(variant.state_dict())
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(variant.eval()(x), plain.eval()(x))
+        assert all(torch.equal(a, b) for a, b in zip(bn_eval(variant)(x), bn_eval(plain)(x), strict=True))
+    with pytest.raises(EdgesegError, match="level=3 not accepted"):  # the name says the level
+        create_model(name, level=3)
+
+
+def test_level_names_round_trip() -> None:
+    assert [level_name(k) for k in (1, 4)] == ["unetsharp-l1", "unetsharp-l4"]
+    assert [level_model(k) for k in (1, 4)] == ["unetsharp_l1", "unetsharp_l4"]
+    for k in (1, 2, 3, 4):
+        assert level_of(level_name(k)) == level_of(level_model(k)) == k
+    assert [level_of(n) for n in ("unetsharp", "unetsharp-l5", "unetsharp-l", "tinyunet", "UNETSHARP-L2")] == [None] * 5
+    for bad in (0, 5, "2", 2.0, True):
+        with pytest.raises(EdgesegError, match=f"got {bad!r}"):
+            level_name(bad)
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_prune_to_level_is_the_full_models_branch(level: int) -> None:
+    """The nested relation: level L cut from a deep-supervised L4 answers with L4's X0,L branch, bit for bit."""
+    torch.manual_seed(10 + level)
+    full = create_model("unetsharp", num_classes=2, deep_supervision=True)
+    for m in full.modules():  # non-trivial BN statistics, so a wrong buffer would show
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(2, 3, 32, 48)
+    with torch.no_grad():
+        branches = bn_eval(full)(x)
+        for source in (full, full.state_dict()):
+            pruned = prune_to_level(source, level)
+            assert not pruned.training and pruned.level == level and not pruned.deep_supervision
+            assert n_params(pruned) == LEVEL_PARAMS[level] + 33  # 2 classes: one more 1x1 head output (32 + 1)
+            assert pruned.edgeseg_config["name"] == "unetsharp" and pruned.edgeseg_config["options"]["level"] == level
+            assert torch.equal(pruned(x), branches[BRANCH_OF_LEVEL[level]])
+    assert full.training  # the source is left as it was
+
+
+def test_prune_to_level_refusals() -> None:
+    full = create_model("unetsharp", deep_supervision=True)
+    for bad in (0, 5, "3"):
+        with pytest.raises(EdgesegError, match=f"got {bad!r}"):
+            prune_to_level(full, bad)
+    with pytest.raises(EdgesegError, match=r"level 2 weights missing .*heads\.x0_2"):  # fast L4: only the X0,4 head
+        prune_to_level(create_model("unetsharp"), 2)
+    with pytest.raises(EdgesegError, match="level 3 weights missing from the level-2 network"):
+        prune_to_level(create_model("unetsharp", level=2, deep_supervision=True), 3)
+    with pytest.raises(EdgesegError, match="CGM"):
+        prune_to_level(create_model("unetsharp", deep_supervision=True, cgm=True), 2)
+    with pytest.raises(EdgesegError, match="not a UNet#"):
+        prune_to_level(create_model("tinyunet"), 2)
+    with pytest.raises(EdgesegError, match="not a UNet#"):
+        prune_to_level(create_model("tinyunet").state_dict(), 2)

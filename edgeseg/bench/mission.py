@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.errors import EdgesegError
+from edgeseg.names import FULL_LEVEL, UNETSHARP, level_name
 
 REFERENCE = ("unet", "onnxruntime", "fp32")
 MARKERS = {("onnxruntime", "fp32"): ("o", "tab:blue"), ("onnxruntime", "fp16"): ("s", "tab:green"),
            ("onnxruntime", "int8"): ("v", "tab:red"), ("onnxruntime", "int8-io"): ("D", "tab:orange"),
            ("onnxruntime", "mixed-int8"): ("P", "tab:purple"), ("pytorch", "fp32"): ("x", "tab:gray")}
-MAC_ALIASES = {"unetsharp": "unetsharp-l4"}  # the matrix's full UNet# is level 4 in the model table
+MAC_ALIASES = {UNETSHARP: level_name(FULL_LEVEL)}  # the matrix's full UNet# is level 4 in the model table
 
 
 def macs_at(models: Sequence[dict[str, Any]], size: Sequence[int]) -> dict[str, float]:

@@ -30,6 +30,7 @@ from torch import nn
 
 from edgeseg.errors import EdgesegError
 from edgeseg.models.registry import check_input_size, create_model, get_model_info, list_models
+from edgeseg.names import UNETSHARP, UNETSHARP_LEVELS, level_model, level_name, level_of
 
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm, nn.LayerNorm)
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -97,40 +98,46 @@ def count_macs(model: nn.Module, input_shape: Iterable[int]) -> int:
         return _run_counting(m, torch.zeros(shape))
 
 
-# MODELS.md section 5, computed from the code (3->1, the head each level uses); L4's paper figure is 9.71M.
-_UNETSHARP_LEVEL_PARAMS = {"unetsharp-l1": 103_041, "unetsharp-l2": 555_969, "unetsharp-l3": 2_531_073,
-                           "unetsharp-l4": 10_748_481}
+def _table_variants(name: str) -> list[tuple[str, str]]:
+    """(row name, registry name) of a registry name's rows: UNet# gets one row per pruning level (its level
+    variants), a level variant the row of its level."""
+    if name == UNETSHARP:
+        return [(level_name(k), level_model(k)) for k in UNETSHARP_LEVELS]
+    k = level_of(name)
+    return [(level_name(k) if k else name, name)]
 
 
-def _table_variants(name: str) -> list[tuple[str, dict[str, Any]]]:
-    """Row names and create_model options for one registry name (UNet# gets one row per pruning level)."""
-    if name == "unetsharp":
-        return [(f"unetsharp-l{level}", {"level": level}) for level in (1, 2, 3, 4)]
-    return [(name, {})]
+def _rows_for(requested: str) -> list[tuple[str, str]]:
+    """A registry name's rows, or the one row a table name (e.g. "unetsharp-l2") names."""
+    if requested in list_models():
+        return _table_variants(requested)
+    rows = [r for n in list_models(variants=False) for r in _table_variants(n)]
+    found = [r for r in rows if r[0] == requested]
+    if not found:
+        other = [r[0] for r in rows if r[0] not in list_models()]
+        raise EdgesegError(f"unknown model {requested!r}; valid names: {', '.join(list_models())}, or a table row "
+                           f"{', '.join(other)}")
+    return found
 
 
 def model_table(names: Iterable[str] | None = None, size: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """One row per network: params, MACs/FLOPs at its reference input (or H x W = `size`), FP32 size.
 
     Rows: name, params, macs, flops (= 2 x macs), input_shape [C, H, W], size_mb_fp32, reference_params,
-    source, summary. `names` may hold registry names or table names such as "unetsharp-l2".
+    source, summary. `names` may hold registry names or table names such as "unetsharp-l2"; the default lists
+    every network once (a registered variant is the row of its network, e.g. unetsharp_l2 is unetsharp-l2).
     """
-    wanted = list_models() if names is None else list(names)
+    wanted = list_models(variants=False) if names is None else list(names)
     rows: list[dict[str, Any]] = []
     for requested in wanted:
-        base = requested.split("-l")[0] if requested.startswith("unetsharp-l") else requested
-        info = get_model_info(base)
-        variants = [v for v in _table_variants(base) if requested in (base, v[0])]
-        if not variants:
-            valid = [v[0] for v in _table_variants(base)]
-            raise EdgesegError(f"unknown table row {requested!r}; valid: {', '.join(valid)}")
-        for row_name, options in variants:
+        for row_name, registry_name in _rows_for(requested):
+            info = get_model_info(registry_name)
+            shown = get_model_info(info.variant_of or registry_name)  # a variant is described as its network
             c, h, w = info.reference_input
             if size is not None:
                 h, w = size
-                check_input_size(base, h, w)
-            model = create_model(base, **options)
-            reference = _UNETSHARP_LEVEL_PARAMS.get(row_name, info.reference_params)
+                check_input_size(registry_name, h, w)
+            model = create_model(registry_name)
             macs = count_macs(model, (c, h, w))
             rows.append({
                 "name": row_name,
@@ -139,8 +146,8 @@ def model_table(names: Iterable[str] | None = None, size: tuple[int, int] | None
                 "flops": 2 * macs,
                 "input_shape": [c, h, w],
                 "size_mb_fp32": round(size_mb_fp32(model), 3),
-                "reference_params": reference,
-                "source": info.source,
-                "summary": info.summary,
+                "reference_params": info.reference_params,
+                "source": shown.source,
+                "summary": shown.summary,
             })
     return rows

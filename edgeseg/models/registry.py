@@ -26,6 +26,9 @@ class ModelInfo:
       key keeps its meaning when a default changes.
     legacy_options: what a recorded config that lacks an option meant (it predates the option); applied by
       `rebuild_model`, never by `create_model`.
+    variant_of: the registry name of the network this one is a named configuration of (timm's resnet18 /
+      resnet34 style, e.g. unetsharp_l2 = unetsharp with level=2); `list_models(variants=False)` leaves it out,
+      so "every network" builds each network once.
     """
 
     name: str
@@ -39,6 +42,7 @@ class ModelInfo:
     source: str = ""
     recorded_options: dict[str, Any] = field(default_factory=dict)
     legacy_options: dict[str, Any] = field(default_factory=dict)
+    variant_of: str | None = None
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -65,8 +69,9 @@ def register_model(*, name: str | None = None, **info: Any) -> Callable[[Factory
     return register
 
 
-def list_models() -> list[str]:
-    return sorted(_REGISTRY)
+def list_models(variants: bool = True) -> list[str]:
+    """Registry names, sorted; `variants=False`: without the named configurations of another network."""
+    return sorted(n for n, info in _REGISTRY.items() if variants or info.variant_of is None)
 
 
 def get_model_info(name: str) -> ModelInfo:

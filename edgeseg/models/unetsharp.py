@@ -12,9 +12,12 @@ X4,0, X3,1, X2,2, X1,3 upsampled x16, x8, x4, x2 to full size; branch order as i
 
 Options
 * ``level`` L in {1,2,3,4} (Sec. 2.4 pruning): only the nodes with i + j <= L and the heads that level uses are
-  built, so L1/L2/L3/L4 = 103,041 / 555,969 / 2,531,073 / 10,748,481 params (3->1, one head). The code instead
-  builds everything and returns early from ``forward(x, l)``; weights of a pruned model load into a deeper one
-  by name (``strict=False``), which is the paper's "embedded training then prune".
+  built, so L1/L2/L3/L4 = 103,041 / 555,969 / 2,531,073 / 10,748,481 params (3->1, one head; LEVEL_PARAMS).
+  The code instead builds everything and returns early from ``forward(x, l)``. The levels are nested: a level's
+  weights are a subset of a deeper one's (same names), so ``prune_to_level`` cuts a trained L4 down with no new
+  weight, which is the paper's "embedded training then prune". Each level is also registered as its own variant
+  ``unetsharp_l1`` .. ``unetsharp_l4`` (= ``unetsharp`` with that level; tables name it ``unetsharp-l<k>``,
+  edgeseg.names.level_name).
 * ``deep_supervision``: builds every head of the level (L4: 8 heads, 10,757,224 params); in train mode the model
   returns the list of branch logits (the trainer averages the loss over them, paper Fig. 4). A level L < 4 has
   only the L branches X0,1..X0,L (the decoder heads sit on the i + j = 4 diagonal). Without deep supervision
@@ -46,6 +49,7 @@ Paper vs code
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -53,9 +57,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgeseg.errors import EdgesegError
-from edgeseg.models.registry import register_model
+from edgeseg.models.registry import create_model, register_model
+from edgeseg.names import FULL_LEVEL, UNETSHARP, check_level
 
 WIDTHS = (32, 64, 128, 256, 512)
+# Params of each level (3->1, the one head fast mode uses), from the code's layout; MODELS.md section 5.
+LEVEL_PARAMS = {1: 103_041, 2: 555_969, 3: 2_531_073, 4: 10_748_481}
 # Branch order of the code's deep-supervision list.
 _BRANCHES_L4 = ((0, 1), (0, 2), (0, 3), (4, 0), (3, 1), (2, 2), (1, 3), (0, 4))
 
@@ -152,14 +159,99 @@ class UNetSharp(nn.Module):
         return outs[0]
 
 
+_INFO: dict[str, Any] = {
+    "reference_input": (3, 96, 96),
+    "paper_inputs": {"DSB2018": (3, 96, 96)},
+    "size_multiple": 16,
+    "source": "qianledan/UNet_sharp @3965cf8 models/UNet#.py (UNet_sharp); CGM from paper Sec. 2.3 (no code)",
+}
+
+
 @register_model(
     summary="UNet# (dense + full-scale skips, VGG blocks 32-512), pruning levels L1-L4; code 10.75M (paper 9.71M)",
-    reference_input=(3, 96, 96),
-    paper_inputs={"DSB2018": (3, 96, 96)},
-    size_multiple=16,
-    reference_params=10_748_481,
-    source="qianledan/UNet_sharp @3965cf8 models/UNet#.py (UNet_sharp); CGM from paper Sec. 2.3 (no code)",
-)
+    reference_params=LEVEL_PARAMS[FULL_LEVEL], **_INFO)
 def unetsharp(in_channels: int, num_classes: int, **kw: Any) -> UNetSharp:
     """UNet#; see UNetSharp for its options (pruning level, deep supervision)."""
     return UNetSharp(in_channels, num_classes, **kw)
+
+
+# One named factory per level (timm style: no generated functions). A `level` option is refused: the name says it.
+@register_model(summary="UNet# level 1 (nodes i+j <= 1, X0,1 head) = unetsharp level=1",
+                reference_params=LEVEL_PARAMS[1], variant_of=UNETSHARP, **_INFO)
+def unetsharp_l1(in_channels: int, num_classes: int, **kw: Any) -> UNetSharp:
+    """UNet# pruned to level 1; the other UNetSharp options as unetsharp."""
+    return UNetSharp(in_channels, num_classes, level=1, **kw)
+
+
+@register_model(summary="UNet# level 2 (nodes i+j <= 2, X0,2 head) = unetsharp level=2",
+                reference_params=LEVEL_PARAMS[2], variant_of=UNETSHARP, **_INFO)
+def unetsharp_l2(in_channels: int, num_classes: int, **kw: Any) -> UNetSharp:
+    """UNet# pruned to level 2; the other UNetSharp options as unetsharp."""
+    return UNetSharp(in_channels, num_classes, level=2, **kw)
+
+
+@register_model(summary="UNet# level 3 (nodes i+j <= 3, X0,3 head) = unetsharp level=3",
+                reference_params=LEVEL_PARAMS[3], variant_of=UNETSHARP, **_INFO)
+def unetsharp_l3(in_channels: int, num_classes: int, **kw: Any) -> UNetSharp:
+    """UNet# pruned to level 3; the other UNetSharp options as unetsharp."""
+    return UNetSharp(in_channels, num_classes, level=3, **kw)
+
+
+@register_model(summary="UNet# level 4, the full network (X0,4 head) = unetsharp",
+                reference_params=LEVEL_PARAMS[4], variant_of=UNETSHARP, **_INFO)
+def unetsharp_l4(in_channels: int, num_classes: int, **kw: Any) -> UNetSharp:
+    """UNet# at level 4 (the full network); the other UNetSharp options as unetsharp."""
+    return UNetSharp(in_channels, num_classes, level=4, **kw)
+
+
+def _config_of_state(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """in/out channels and options of the UNet# a bare state dict came from (mode cannot be read: "fast")."""
+    first = state.get("nodes.x0_0.0.weight")
+    heads = [v for k, v in state.items() if k.startswith("heads.") and k.endswith(".weight")]
+    if first is None or not heads:
+        raise EdgesegError("prune_to_level: the state dict is not a UNet#'s (no nodes.x0_0 / heads weights); "
+                           "pass a unetsharp model or its state_dict()")
+    level = max(int(i) + int(j) for i, j in (k.split(".")[1][1:].split("_") for k in state if k.startswith("nodes.")))
+    return {"in_channels": int(first.shape[1]), "num_classes": int(heads[0].shape[0]),
+            "options": {"level": level, "cgm": "cgm.conv.weight" in state}}
+
+
+def prune_to_level(source: nn.Module | Mapping[str, torch.Tensor], level: int) -> UNetSharp:
+    """The level-`level` UNet# holding a deeper UNet#'s weights, without deep supervision, in eval mode.
+
+    The levels are nested: level L's nodes X(i,j), i + j <= L, and its X0,L head are the deeper network's own
+    tensors, so in fast mode the pruned network's output is the deeper network's X0,L deep-supervision branch
+    (in accurate mode: the mean of its branches X0,1..X0,L, or all 8 at L4). `source`: a UNet# module (its recorded
+    edgeseg_config, else its attributes, gives the channels and options such as mode) or its state dict
+    (channels and CGM read from the weights, mode "fast"). Refused: a level outside 1..4, a source without that
+    level's head (trained without deep supervision), a CGM network cut to another level (the classifier sits on
+    X(L,0), a different width per level).
+    """
+    check_level(level)
+    if isinstance(source, nn.Module):
+        if not isinstance(source, UNetSharp):
+            raise EdgesegError(f"prune_to_level: {type(source).__name__} is not a UNet#; pass a unetsharp model")
+        config = getattr(source, "edgeseg_config", None) or {
+            "in_channels": source.nodes["x0_0"][0].in_channels, "num_classes": source.num_classes,
+            "options": {"mode": source.mode, "cgm": source.cgm is not None}}
+        config = {**config, "options": {**config.get("options", {}), "level": source.level}}
+        state = source.state_dict()
+    else:
+        config, state = _config_of_state(source), source
+    options = {**config.get("options", {}), "level": level, "deep_supervision": False}
+    deeper = config["options"]["level"]
+    if options.get("cgm") and level != deeper:
+        raise EdgesegError(f"prune_to_level: a UNet# with CGM cannot be cut from level {deeper} to {level} (its "
+                           "classifier's width differs per level); prune a network trained without cgm")
+    # Built as `unetsharp` with option level (not the unetsharp_l<k> variant): the config pruned runs record.
+    model = create_model(UNETSHARP, config["in_channels"], config["num_classes"], **options)
+    try:
+        missing, _unused = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # same names, other shapes: another width or channel count
+        first = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), type(e).__name__)
+        raise EdgesegError(f"prune_to_level: the weights do not fit a level-{level} UNet# ({first[:160]}); pass "
+                           "a unetsharp network's own state dict") from None
+    if missing:
+        raise EdgesegError(f"prune_to_level: level {level} weights missing from the level-{deeper} network: "
+                           f"{missing[:3]}; prune a network trained with deep_supervision=true (every head)")
+    return model.eval()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.artifacts import atomic_path, library_versions, write_json_atomic
+from edgeseg.names import level_name
 from edgeseg.study.plan import Job, Plan
 from edgeseg.study.splits import split_file
 
@@ -103,18 +104,15 @@ def score_test(ckpt: Path, data: Path, test: list[str], level: int | None = None
     from edgeseg.data.preprocess import Preprocess
     from edgeseg.errors import EdgesegError
     from edgeseg.evaluate import evaluate_runner
-    from edgeseg.models import rebuild_model
+    from edgeseg.models.unetsharp import prune_to_level
     from edgeseg.runtime.torch_runner import TorchRunner
 
     model, payload = load_checkpoint(ckpt)
     if level is not None:  # a pruned level: its parameters are a subset of L4's
-        cfg = payload["model"]
-        model = rebuild_model({**cfg, "options": {**cfg.get("options", {}), "level": level,
-                                                  "deep_supervision": False}})
-        missing, _ = model.load_state_dict(payload["state_dict"], strict=False)
-        if missing:
-            raise EdgesegError(f"{ckpt}: level {level} weights missing from the L4 checkpoint: {missing[:3]}")
-        model.eval()
+        try:
+            model = prune_to_level(model, level)
+        except EdgesegError as e:
+            raise EdgesegError(f"{ckpt}: {e}") from None
     with TorchRunner(model) as r:
         res = evaluate_runner(r, SegFolder(data).subset(test), Preprocess.from_dict(payload["preprocess"]))
     res["params"] = sum(p.numel() for p in model.parameters())
@@ -169,7 +167,7 @@ def run_job(plan: Plan, job: Job, *, threads: int, command: str, code: tuple[str
         torch.set_num_threads(threads)
         t0 = time.perf_counter()
         res, how = _train(plan, job, out, split, device)
-        levels = [(job.variant, None)] + [(f"unetsharp-l{k}", k) for k in net.get("score_levels") or []]
+        levels = [(job.variant, None)] + [(level_name(k), k) for k in net.get("score_levels") or []]
         limit = net.get("test_limit")
         stems = split["test"][:limit] if limit else split["test"]
         interior = bool(plan.sets[job.dataset].get("interior"))

@@ -15,6 +15,7 @@ from typing import Any
 
 from edgeseg.artifacts import write_json_atomic
 from edgeseg.errors import EdgesegError
+from edgeseg.names import level_name
 from edgeseg.study.plan import Plan
 
 
@@ -91,7 +92,7 @@ def plan_doc(plan: Plan, splits: dict[str, dict[str, Any]]) -> dict[str, Any]:
                        **({"folds": list(net["folds"])} if net.get("folds") else {})}
     levels = sorted({k for net in plan.networks.values() for k in net.get("score_levels") or []})
     return {"schema": "edgeseg-campaign-plan/1", "split_seed": plan.split_seed, "aliases": plan.aliases,
-            "sets": sets, "variants": variants, "pruned_levels": [f"unetsharp-l{k}" for k in levels],
+            "sets": sets, "variants": variants, "pruned_levels": [level_name(k) for k in levels],
             "recipe": plan.recipe_text, "jobs": len(plan.all_jobs())}
 
 

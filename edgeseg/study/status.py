@@ -6,6 +6,7 @@ import json
 import statistics as st
 from pathlib import Path
 
+from edgeseg.names import level_name
 from edgeseg.study.plan import Job, Plan
 
 
@@ -63,7 +64,7 @@ def summary_lines(plan: Plan) -> list[str]:
     out = []
     for ds in plan.sets:
         out.append(f"== {ds}")
-        variants = list(plan.networks) + [f"unetsharp-l{k}" for net in plan.networks.values()
+        variants = list(plan.networks) + [level_name(k) for net in plan.networks.values()
                                           for k in net.get("score_levels") or []]
         for v in variants:
             docs = [json.loads(p.read_text()) for p in sorted(Path(plan.results / ds / v).glob("f*-s*.json"))]

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.metrics import never_learned, pooled_dice_bound
+from edgeseg.names import FULL_LEVEL, UNETSHARP, level_name, level_of
 
 _RUN = re.compile(r"^f(\d+)-s(\d+)$")
 # A run that is also another variant's (same network, recipe, split and seed; the runner does not train it
@@ -68,7 +69,7 @@ class Campaign:
 
     def resolve(self, name: str) -> str:
         """A claim's network name -> the campaign variant (e.g. 'sdunet' -> plan.json's alias)."""
-        return self.aliases.get(name, "unetsharp" if name == "unetsharp-l4" else name)
+        return self.aliases.get(name, UNETSHARP if name == level_name(FULL_LEVEL) else name)
 
     def datasets(self) -> list[str]:
         """Data sets with runs, splits or a plan entry."""
@@ -109,7 +110,7 @@ class Campaign:
             return None
         v = self.resolve(name)
         if v in ((self.plan or {}).get("pruned_levels") or []):
-            v = v.rsplit("-", 1)[0]  # pruned UNet# levels are scored from the full model's runs
+            v = UNETSHARP if level_of(v) else v  # pruned UNet# levels are scored from the full model's runs
         spec = variants.get(v)
         return spec if isinstance(spec, dict) else {}
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeseg.names import FULL_LEVEL, UNETSHARP, level_name
+
 _LEVEL = re.compile(r"^(?:unetsharp|unet#|unet-sharp|unet_sharp)[^0-9]*?(?:l|level)[=_\- ]?([1-4])$")
 
 
@@ -20,12 +22,12 @@ def norm_model(name: Any) -> str:
     s = str(name).strip().lower().replace("_", "-")
     m = _LEVEL.match(s)
     if m:
-        return f"unetsharp-l{m.group(1)}"
-    return {"unet#": "unetsharp", "unet-sharp": "unetsharp"}.get(s, s)
+        return level_name(int(m.group(1)))
+    return {"unet#": UNETSHARP, "unet-sharp": UNETSHARP}.get(s, s)
 
 
 # Names a claim's model may appear under (UNet#'s default registry config is level 4).
-ALIASES = {"unetsharp-l4": ("unetsharp-l4", "unetsharp"), "unetsharp": ("unetsharp", "unetsharp-l4")}
+ALIASES = {level_name(FULL_LEVEL): (level_name(FULL_LEVEL), UNETSHARP), UNETSHARP: (UNETSHARP, level_name(FULL_LEVEL))}
 
 
 def aliases(name: str) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeseg.errors import MissingDependencyError
+from edgeseg.names import FULL_LEVEL, UNETSHARP, level_name
 from edgeseg.study.claims.campaign import Campaign
 from edgeseg.study.claims.evidence import Evidence
 from edgeseg.study.claims.stats import mean_interval
@@ -69,7 +70,7 @@ def _dice_plot(camp: Campaign, params: dict[str, float], path: Path, plt) -> Pat
         for v in sorted({r.variant for r in camp.runs if r.dataset == ds}):
             if any(r.meta.get("scored", "input-size") != "input-size" for r in camp.variant_runs(ds, v)):
                 continue  # native-size (tiled) scores of the native-scale variants: not on the same footing
-            name = "unetsharp-l4" if v == "unetsharp" else v
+            name = level_name(FULL_LEVEL) if v == UNETSHARP else v
             base = next((m for m in (name, v.split("-ws-")[0], v.rsplit("-", 1)[0]) if m in params), None)
             ci = mean_interval(camp.per_image(ds, v, "dice", learned_only=True))
             if base and ci:
