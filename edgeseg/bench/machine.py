@@ -104,3 +104,18 @@ def capture_env(threads: int | list[int] | None = None) -> dict[str, Any]:
     return {"cpu": cpu, "cores": cpu["usable_cores"] or cpu["logical_cores"], "threads": threads,
             "gpu": gpus or None, "jetson": jetson_info(), "os": platform.platform(),
             "hostname": platform.node(), "versions": versions}
+
+
+def machine_line(env: dict[str, Any] | None = None) -> str:
+    """The one-line "machine" a results file carries (the same for every script and the campaign's runs):
+    CPU model (arch, ISA class), usable of logical cores, GPUs, OS, torch; from `capture_env` (or `env`)."""
+    env = env or capture_env()
+    cpu = env["cpu"]
+    isa = isa_class(cpu.get("flags"))
+    parts = [f"{cpu.get('model')} ({cpu.get('arch')}{f', {isa}' if isa else ''})",
+             f"{cpu.get('usable_cores') or '?'} usable of {cpu.get('logical_cores') or '?'} logical cores"]
+    parts += [g["name"] for g in env.get("gpu") or [] if g.get("name")]
+    parts.append(env.get("os") or platform.platform())
+    if (env.get("versions") or {}).get("torch"):
+        parts.append(f"torch {env['versions']['torch']}")
+    return ", ".join(parts)

@@ -37,15 +37,15 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from edgeseg.bench.machine import machine_line
     from edgeseg.errors import EdgesegError
     from edgeseg.study.compare import compare_results
     from edgeseg.study.compare_report import write_report
-    from edgeseg.study.job import machine
     from edgeseg.study.plan import shared_root
 
     doc = compare_results(args.results, datasets=args.sets, networks=args.networks)
     doc["command"] = shlex.join(["edgeseg", *sys.argv[1:]]) if sys.argv[1:2] == ["compare"] else "edgeseg compare"
-    doc["machine"] = machine()
+    doc["machine"] = machine_line()
     if args.device_bench:
         from edgeseg.study.compare_bench import device_bench
 

@@ -16,7 +16,6 @@ import fcntl
 import io
 import json
 import os
-import platform
 import shlex
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.artifacts import atomic_path, library_versions, write_json_atomic
+from edgeseg.bench.machine import machine_line
 from edgeseg.names import level_name
 from edgeseg.study.plan import Job, Plan
 from edgeseg.study.splits import split_file
@@ -41,21 +41,6 @@ def git_state() -> tuple[str, bool]:
             return ""
 
     return git("rev-parse", "HEAD") or "unknown", bool(git("status", "--porcelain", "--", "edgeseg"))
-
-
-def machine() -> str:
-    import torch
-
-    cpu = platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}"
 
 
 def train_command(plan: Plan, job: Job, out: Path, threads: int) -> str:
@@ -189,7 +174,7 @@ def run_job(plan: Plan, job: Job, *, threads: int, command: str, code: tuple[str
                    "resumes": res.get("resumes", 0), "pruned_from": "unetsharp" if level else None,
                    "torch_threads": threads, "code_commit": code[0], "code_dirty": code[1], "command": command,
                    "plan": str(plan.path), "worker": f"{socket.gethostname()}:{os.getpid()}",
-                   "train_command": train_command(plan, job, out, threads), "machine": machine(),
+                   "train_command": train_command(plan, job, out, threads), "machine": machine_line(),
                    "versions": library_versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             if interior:
                 doc["test_dice_interior"] = sum(r["dice_interior"] for r in rows) / len(rows)
