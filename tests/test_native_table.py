@@ -1,9 +1,9 @@
-"""benchmarks/native_table.py on a tiny synthetic set: both training regimes labelled, missing runs reported as
-not yet measured, Dice for both inference modes, and the memory bound measured (values are not timed here)."""
+"""The native-size table (edgeseg.study.native_table, benchmarks/native_table.py) on a tiny synthetic set: both
+training regimes labelled, missing runs reported as not yet measured, Dice for both inference modes, and the
+memory bound measured (values are not timed here)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,15 +13,10 @@ from edgeseg.checkpoint import save_checkpoint
 from edgeseg.data.preprocess import Preprocess
 from edgeseg.data.synth import make_synthetic
 from edgeseg.models import create_model
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "native_table.py"
+from edgeseg.study import native_table as nt
 
 
 def test_native_table_labels_regimes_and_reports_missing_runs(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("native_table", SCRIPT)
-    assert spec and spec.loader
-    nt = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(nt)
     data = make_synthetic(tmp_path / "shared" / "synth", n=4, size=80, seed=2)
     stems = sorted(p.stem for p in (data / "images").iterdir())
     (tmp_path / "split.json").write_text(json.dumps({"folds": [{"fold": 0, "train": [], "val": [], "test": stems}]}))
@@ -51,5 +46,6 @@ def test_native_table_labels_regimes_and_reports_missing_runs(tmp_path: Path) ->
         assert r["peak_rss_image_mb"] > 0 and r["rss_bound_mb"] > r["peak_rss_tile_batch_mb"]
         assert r["largest_image"]["shape"] == [80, 80]
     md = (tmp_path / "out" / "native-synth.md").read_text()
-    assert "Command: `python" in md and "Machine:" in md and "scale mismatch" in md
+    assert "Command: `python benchmarks/native_table.py --dataset synth --models unet ulite" in md
+    assert "Machine:" in md and "scale mismatch" in md
     assert "| U-Net (unet) | whole images resized to 32x32 | 2.5x |" in md and "not yet measured" in md
