@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from edgeseg.cli import main
+from edgeseg.study.campaign_results import load_campaign
 from edgeseg.study.claims import INCONCLUSIVE, check_claims
-from edgeseg.study.claims.campaign import load_campaign
 from edgeseg.study.claims.document import build_report
 from edgeseg.study.claims.verdicts import FAILS, HOLDS, PART, PENDING
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeseg.study.campaign_results import Campaign, Run
 from edgeseg.study.claims import NOT_RUN, VERDICTS, all_claims, from_paper, load_papers, validate_paper
-from edgeseg.study.claims.campaign import Campaign, Run
 from edgeseg.study.claims.checks_convergence import check_convergence, epochs_to, roughness, sign_verdict
 from edgeseg.study.claims.checks_static import rule_ratio
 from edgeseg.study.claims.report_tables import trained_seconds

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.metrics import never_learned, pooled_dice_bound
+from edgeseg.study.campaign_results import Campaign, Run
 from edgeseg.study.claims import accuracy_rules as ar
-from edgeseg.study.claims.campaign import Campaign, Run
 from edgeseg.study.claims.checks_accuracy import check_accuracy_diff
 from edgeseg.study.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, ClaimRow
 

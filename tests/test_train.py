@@ -212,7 +212,7 @@ def test_never_learned_warning_on_the_campaign_runs() -> None:
     the claims report calls never-learned (`Run.never_learned`), among them every collapsed SD-UNet seed, and
     none of the late starters (TinyU-Net's first ISBI foreground comes at epoch 17-23 of 30): the threshold
     against real histories."""
-    from edgeseg.study.claims.campaign import load_campaign
+    from edgeseg.study.campaign_results import load_campaign
 
     camp = load_campaign(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "campaign")
     assert len(camp.runs) > 50

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(short_table(summary))
         print(f"wrote {args.out}")
     if args.plots:
-        from edgeseg.study.claims.campaign import load_campaign
+        from edgeseg.study.campaign_results import load_campaign
         from edgeseg.study.claims.checks import default_campaign_dir
         from edgeseg.study.claims.evidence import load_evidence
         from edgeseg.study.claims.plots import make_plots

@@ -1,6 +1,6 @@
 """`edgeseg compare RESULTS`: which network for my data: test Dice over seeds and images, per network.
 
-For each (data set, network) of a campaign results folder (the layout `edgeseg.study.claims.campaign` reads):
+For each (data set, network) of a campaign results folder (the layout `edgeseg.study.campaign_results` reads):
 
 * test Dice with its two-level interval over seeds and images (`edgeseg.study.claims.stats.mean_interval`, the
   claims report's statistic), over the runs that learned;
@@ -62,7 +62,7 @@ def network_rows(camp: Any, ds: str, variants: list[str]) -> list[dict[str, Any]
 def compare_results(results: str | Path, *, datasets: list[str] | None = None,
                     networks: list[str] | None = None) -> dict[str, Any]:
     """The compare document (edgeseg-compare/1) of a campaign results folder (no device bench yet)."""
-    from edgeseg.study.claims.campaign import load_campaign
+    from edgeseg.study.campaign_results import load_campaign
 
     results = Path(results)
     camp = load_campaign(results)

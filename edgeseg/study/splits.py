@@ -1,4 +1,4 @@
-"""A plan's fixed splits and its plan.json (the form `edgeseg.study.claims.campaign` reads).
+"""A plan's fixed splits and its plan.json (the form `edgeseg.study.campaign_results` reads).
 
 One split per data set, fixed by the plan's split seed and independent of the training seed, so every seed is
 scored on the same test images: hold-out (n_train / n_val / the rest is test) or k folds (each fold tests

@@ -1,6 +1,6 @@
 """The papers' claims as data, checked against committed results and the training campaign (`edgeseg claims`)."""
 
-from edgeseg.study.claims.campaign import Campaign, load_campaign
+from edgeseg.study.campaign_results import Campaign, load_campaign
 from edgeseg.study.claims.catalog import KINDS, all_claims, from_paper, load_papers, normalize_quote, validate_paper
 from edgeseg.study.claims.checks import check_claims, evidence_kind
 from edgeseg.study.claims.document import build_report, claims_summary, render_markdown, short_table

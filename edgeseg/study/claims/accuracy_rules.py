@@ -18,7 +18,7 @@ Across sets: `verdicts.combine`, with "k of n sets" printed (`sets_tally`).
 
 from __future__ import annotations
 
-from edgeseg.study.claims.campaign import Campaign
+from edgeseg.study.campaign_results import Campaign
 from edgeseg.study.claims.verdicts import HOLDS, INCONCLUSIVE, VERDICTS
 
 MIN_SEEDS = 3

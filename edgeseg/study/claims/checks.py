@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.profile.devices import device_bounds_context
+from edgeseg.study.campaign_results import Campaign, load_campaign
 from edgeseg.study.claims import checks_speed as sp
 from edgeseg.study.claims import checks_static as st
-from edgeseg.study.claims.campaign import Campaign, load_campaign
 from edgeseg.study.claims.catalog import all_claims, load_papers
 from edgeseg.study.claims.checks_accuracy import ACCURACY_CHECKS
 from edgeseg.study.claims.checks_convergence import check_convergence

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeseg.study.campaign_results import Campaign
 from edgeseg.study.claims import accuracy_rules as ar
-from edgeseg.study.claims.campaign import Campaign
 from edgeseg.study.claims.report_summary import short_ours
 from edgeseg.study.claims.stats import Interval, compare, mean_interval, seed_mean
 from edgeseg.study.claims.verdicts import (

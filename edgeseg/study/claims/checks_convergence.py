@@ -22,7 +22,7 @@ from __future__ import annotations
 from math import comb
 from typing import Any
 
-from edgeseg.study.claims.campaign import Campaign, Run
+from edgeseg.study.campaign_results import Campaign, Run
 from edgeseg.study.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, PENDING, ClaimRow, combine
 
 CONVERGED = 0.95

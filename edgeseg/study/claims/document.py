@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeseg.study.claims.campaign import load_campaign
+from edgeseg.study.campaign_results import load_campaign
 from edgeseg.study.claims.catalog import from_paper, load_papers
 from edgeseg.study.claims.checks import EVIDENCE_KINDS, check_claims, default_campaign_dir, evidence_kind
 from edgeseg.study.claims.evidence import load_evidence

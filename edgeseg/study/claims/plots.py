@@ -9,7 +9,7 @@ from pathlib import Path
 
 from edgeseg.errors import MissingDependencyError
 from edgeseg.names import FULL_LEVEL, UNETSHARP, level_name
-from edgeseg.study.claims.campaign import Campaign
+from edgeseg.study.campaign_results import Campaign
 from edgeseg.study.claims.evidence import Evidence
 from edgeseg.study.claims.stats import mean_interval
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.intervals import paired_bootstrap
+from edgeseg.study.campaign_results import Campaign
 from edgeseg.study.claims import accuracy_rules as ar
-from edgeseg.study.claims.campaign import Campaign
 from edgeseg.study.claims.stats import by_run, compare, seed_mean
 from edgeseg.study.claims.verdicts import COMPARABLE_MARGIN, UNTESTABLE, ClaimRow
 

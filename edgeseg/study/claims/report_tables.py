@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from edgeseg.metrics import NEVER_LEARNED
-from edgeseg.study.claims.campaign import Campaign, plan_datasets
+from edgeseg.study.campaign_results import Campaign, plan_datasets
 from edgeseg.study.claims.checks_accuracy import ablation_table
 from edgeseg.study.claims.stats import compare, mean_interval, seed_mean
 from edgeseg.study.claims.verdicts import COMPARABLE_MARGIN, PENDING
