@@ -139,10 +139,6 @@ def test_no_module_name_repeated() -> None:
     assert not bad, bad
 
 
-# Scripts not yet turned into entry points, each with the reason.
-NOT_YET_ENTRY_POINTS = {"prune_unetsharp.py": "its move into edgeseg/study comes with the UNet# pruning change"}
-
-
 def _entry_point_problem(path: Path) -> str | None:
     """None if `path` is a docstring, `from edgeseg.study.M import f` and `raise SystemExit(f())`; else why not."""
     body = ast.parse(path.read_text(), str(path)).body
@@ -162,11 +158,10 @@ def _entry_point_problem(path: Path) -> str | None:
 
 def test_benchmark_scripts_are_entry_points() -> None:
     scripts = sorted(BENCHMARKS.glob("*.py"))
-    assert len(scripts) >= 10 and set(NOT_YET_ENTRY_POINTS) <= {p.name for p in scripts}
-    bad = {p.name: why for p in scripts if p.name not in NOT_YET_ENTRY_POINTS and (why := _entry_point_problem(p))}
+    assert len(scripts) >= 10
+    bad = {p.name: why for p in scripts if (why := _entry_point_problem(p))}
     assert not bad, bad
-    long = {p.name: n for p in scripts if p.name not in NOT_YET_ENTRY_POINTS
-            and (n := len(p.read_text().splitlines())) > 6}
+    long = {p.name: n for p in scripts if (n := len(p.read_text().splitlines())) > 6}
     assert not long, long
 
 
