@@ -3,9 +3,10 @@
 * A ratio to the claim's baseline measured in the same results file with the same backend, precision, device,
   threads, batch and H x W, tested against the PAPER's factor (its own figure, e.g. SD-UNet's 188/107 = 1.76x,
   not a weaker "faster" threshold) by the header's ratio rule: a point figure two-sided, a bound one-sided.
-* One aggregation rule across configurations, for ratios and orders alike (`combine_configs`): every deciding
-  configuration is judged on its own; all hold -> holds; at least one holds or holds in part -> holds in part;
-  none -> does not hold. The reason says how many of the n deciding configurations hold.
+* One aggregation rule across configurations, for ratios and orders alike (`verdicts.combine`, also the rule
+  across data sets): every deciding configuration is judged on its own; all hold -> holds; at least one holds or
+  holds in part -> holds in part; none, one failing -> does not hold; none measured -> inconclusive.
+  The reason says how many of the n deciding configurations hold.
 * Where a configuration was also timed interleaved (every network in one process, rotated rounds:
   `edgeseg.bench.matrix_interleaved`), the interleaved run decides it and its sequentially timed twins are
   shown as context: a sequential matrix times each network at another moment, so on a shared machine its
@@ -18,10 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 from edgeseg.bench.schema import TIMING_INTERLEAVED
-from edgeseg.study.claims.checks_static import combine_configs, ratio_text, rule_ratio, rule_text
+from edgeseg.study.claims.checks_static import ratio_text, rule_ratio, rule_text
 from edgeseg.study.claims.evidence import Evidence, aliases
 from edgeseg.study.claims.per_image import per_image_notes
-from edgeseg.study.claims.verdicts import FAILS, HOLDS, PART, ClaimRow
+from edgeseg.study.claims.verdicts import FAILS, HOLDS, PART, ClaimRow, combine
 
 
 def _latency(r: dict[str, Any]) -> float | None:
@@ -124,7 +125,7 @@ def _check_latency_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None
         if not decided:
             row.why = subs[0].why
             return
-        row.verdict = combine_configs([s.verdict for s in decided])
+        row.verdict = combine([s.verdict for s in decided])
         row.ours = "; ".join(f"{s.model} {s.ours}" for s in decided)
         row.ratio = "; ".join(s.ratio for s in decided)
         row.why = "; ".join(f"{s.model}: {s.verdict}" for s in subs) + f" ({subs[0].why})"
@@ -158,7 +159,7 @@ def _check_latency_ratio(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None
     if not verdicts:
         row.why = f"no bench configuration has both {model} and {base} (same file/backend/precision/threads/batch/size)"
         return
-    row.verdict = combine_configs(verdicts)
+    row.verdict = combine(verdicts)
     lo, hi = min(ratios), max(ratios)
     row.ours = f"{lo:.2f}x" if lo == hi else f"{lo:.2f}x to {hi:.2f}x"
     row.ratio = ratio_text(lo / factor) if lo == hi else f"{ratio_text(lo / factor)} to {ratio_text(hi / factor)}"
@@ -201,7 +202,7 @@ def _check_latency_order(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None
     if not verdicts:
         row.why = f"no bench configuration has all of {', '.join(models)}"
         return
-    row.verdict = combine_configs(verdicts)
+    row.verdict = combine(verdicts)
     row.ours = (f"ordered in {sum(v == HOLDS for v in verdicts)}/{len(verdicts)} configurations"
                 + (f" ({len(inter)} timed interleaved)" if inter else ""))
     if t.get("paper_end_ratio"):  # how far apart the two ends are, beside the paper's (an order hides it)

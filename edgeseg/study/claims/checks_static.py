@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeseg.study.claims.evidence import Evidence
-from edgeseg.study.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, PART, UNTESTABLE, ClaimRow
+from edgeseg.study.claims.verdicts import FAILS, HOLDS, PART, UNTESTABLE, ClaimRow, combine
 
 FIELD = {"params": "params", "macs": "macs", "flops": "flops", "size": "size_mb_fp32"}
 
@@ -77,18 +77,6 @@ def rule_text(factor: float, tol: float, bound: str = "point") -> str:
     return f"holds within {factor * (1 - tol):.2f}x to {factor * (1 + tol):.2f}x, a point figure tested two-sided"
 
 
-def combine_configs(verdicts: list[str]) -> str:
-    """One speed/static verdict over configurations: all hold -> holds; some -> in part; none measured ->
-    inconclusive (as `verdicts.combine`), never a vacuous "holds"."""
-    if not verdicts:
-        return INCONCLUSIVE
-    if all(v == HOLDS for v in verdicts):
-        return HOLDS
-    if any(v in (HOLDS, PART) for v in verdicts):
-        return PART
-    return FAILS
-
-
 # ---------- models table ----------
 
 def _pick(rows: list[dict[str, Any]], shape: list[int] | None) -> dict[str, Any]:
@@ -133,7 +121,7 @@ def _check_absolute(row: ClaimRow, t: dict[str, Any], ev: Evidence) -> None:
         if missing:
             row.why = missing[0].why
             return
-        row.verdict = combine_configs([s.verdict for s in subs])
+        row.verdict = combine([s.verdict for s in subs])
         row.ours = "; ".join(f"{s.model} {s.ours}" for s in subs)
         row.ratio = "; ".join(s.ratio for s in subs)
         row.why = "; ".join(f"{s.model}: {s.verdict}, {s.why}" for s in subs)
