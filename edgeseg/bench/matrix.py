@@ -166,7 +166,7 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
         for b in batch:
             arts: dict[str, tuple[Path, list[str]]] = {}
             if "onnxruntime" in backends or "tensorrt" in backends:
-                arts.update(_onnx_artifacts(source, label, precisions, size, b, channels, data, calib, fail,
+                arts.update(onnx_artifacts(source, label, precisions, size, b, channels, data, calib, fail,
                                              rewrites))
             if "onnxruntime" in backends and cpu_rows:
                 for prec, (path, notes) in arts.items():
@@ -205,7 +205,7 @@ def run_matrix(models: Sequence[ModelSpec], backends: Sequence[str] = ("onnxrunt
     return doc
 
 
-def _onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tuple[int, int] | None, b: int,
+def onnx_artifacts(source: str, label: str, precisions: Sequence[str], size: tuple[int, int] | None, b: int,
                     channels: int, data: str | None, calib: str | None, fail: Callable[..., None],
                     rewrites: str = "default") -> dict[str, tuple[Path, list[str]]]:
     """{precision: (ONNX, notes)} of one network at batch `b`, each made by `materialize` from the FP32 export."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from edgeseg.bench.matrix import ModelSpec, _log, _onnx_artifacts, new_doc, resolve_model
+from edgeseg.bench.matrix import ModelSpec, _log, new_doc, onnx_artifacts, resolve_model
 from edgeseg.bench.schema import TIMING_INTERLEAVED
 from edgeseg.bench.timing import check_counts, time_interleaved
 
@@ -52,7 +52,7 @@ def run_interleaved_matrix(models: Sequence[ModelSpec], configs: Sequence[tuple[
     onnx_precisions = [p for b, p in configs if b == "onnxruntime"]
     for spec in specs:
         label, source, params, _ = resolve_model(spec, size)
-        arts = _onnx_artifacts(source, label, onnx_precisions, size, 1, channels, None, None, fail)
+        arts = onnx_artifacts(source, label, onnx_precisions, size, 1, channels, None, None, fail)
         nets.append((label, source, params, {p: path for p, (path, _) in arts.items()}))
     for backend, precision in configs:
         for t in threads:

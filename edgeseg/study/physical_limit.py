@@ -28,12 +28,12 @@ PRECISIONS = ["fp32", "int8-io"]
 
 
 def artifacts(nets: list[str], size: tuple[int, int], precisions: list[str]) -> dict[str, dict[str, str]]:
-    from edgeseg.bench.matrix import _onnx_artifacts, resolve_model
+    from edgeseg.bench.matrix import onnx_artifacts, resolve_model
 
     out = {}
     for m in nets:
         label, source, _, _ = resolve_model({"name": m, "model": m, "options": {}, "channels": 3}, size)
-        arts = _onnx_artifacts(source, label, precisions, size, 1, 3, None, None,
+        arts = onnx_artifacts(source, label, precisions, size, 1, 3, None, None,
                                lambda *a: sys.exit(f"roofline: {' '.join(map(str, a))}"))
         out[m] = {p: str(v[0]) for p, v in arts.items()}
     return out
