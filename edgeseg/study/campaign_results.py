@@ -134,8 +134,10 @@ class Campaign:
         return sum(len(v.get("seeds") or []) * len([f for f in v.get("folds") or range(folds) if f < folds])
                    for v in variants.values() if isinstance(v, dict) and dataset in (v.get("sets") or []))
 
-    def folds_of(self, dataset: str, name: str) -> set[int]:
-        return {r.fold for r in self.variant_runs(dataset, name)}
+    def folds_of(self, dataset: str, name: str, min_runs: int = 1) -> set[int]:
+        """The folds with at least `min_runs` finished runs of `name` (seeds) on `dataset`."""
+        runs = [r.fold for r in self.variant_runs(dataset, name)]
+        return {f for f in set(runs) if runs.count(f) >= min_runs}
 
     def on_folds(self, dataset: str, folds: set[int]) -> Campaign:
         """The same campaign with `dataset` cut to `folds` (its runs and test images): a comparison trained on

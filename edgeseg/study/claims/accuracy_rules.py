@@ -79,9 +79,13 @@ def budget_variant(camp: Campaign, name: str) -> str:
 
 
 def budget_ready(camp: Campaign, ds: str, names: list[str], metric: str) -> bool:
-    """Every network of the comparison has MIN_SEEDS learned seeds at 2x on every test image of the set."""
+    """Every network of the comparison has MIN_SEEDS learned seeds at 2x on every test image of the set, and
+    on a k-fold set MIN_SEEDS finished runs on every fold (a seed on one fold does not cover another's images)."""
     alias = [budget_variant(camp, n) for n in names]
     if any(learned_seeds(camp, ds, a)[0] < MIN_SEEDS for a in alias):
+        return False
+    folds = {f.get("fold") for f in (camp.splits.get(ds) or {}).get("folds") or [] if isinstance(f, dict)}
+    if any(not folds <= camp.folds_of(ds, a, MIN_SEEDS) for a in alias):
         return False
     return images_cap(camp, ds, alias, metric, HOLDS)[0] == HOLDS
 

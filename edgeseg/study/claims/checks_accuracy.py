@@ -131,7 +131,9 @@ def _budget_view(camp: Campaign, ds: str, names: list[str], metric: str) -> tupl
     with what was cut ('' for the whole set); None when the 2x runs are not there yet."""
     if ar.budget_ready(camp, ds, names, metric):
         return camp, ""
-    folds = set.intersection(*[camp.folds_of(ds, ar.budget_variant(camp, n)) for n in names]) if names else set()
+    # only folds every 2x variant has finished on all its seeds: a fold half-trained decides nothing yet
+    folds = set.intersection(*[camp.folds_of(ds, ar.budget_variant(camp, n), ar.MIN_SEEDS)
+                               for n in names]) if names else set()
     if not folds:
         return None
     sub = camp.on_folds(ds, folds)
