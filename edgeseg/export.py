@@ -1,8 +1,14 @@
-"""PyTorch -> ONNX: trace (TorchScript exporter), simplify (onnxsim), check against PyTorch, sidecar.
+"""PyTorch -> ONNX: export (torch.export-based or TorchScript exporter), simplify (onnxsim), check against
+PyTorch, sidecar.
 
 `export_onnx(source, ...)` is a pure function of its inputs: `source` is a registry name (freshly
 initialised weights, seeded, said loudly) or a checkpoint path; the output is reused while the cache key
-(source hash/config, size, batch, opset, library versions) is unchanged.
+(source hash/config, size, batch, opset, exporter, library versions) is unchanged.
+
+Exporter (issue 21): the torch.export-based exporter (`dynamo=True`, needs onnxscript) for every network, except
+those in `TORCHSCRIPT_KEPT`, each kept on the TorchScript exporter (`dynamo=False`, deprecated since PyTorch
+2.9) for the measured reason given there (benchmarks/results/exporter/exporter-compare.md). The sidecar records
+the exporter and why.
 """
 
 from __future__ import annotations
@@ -25,6 +31,12 @@ from edgeseg.names import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
 CHECK_RTOL = 1e-4
 RANDOM_INIT_SEED = 0
 DEFAULT_MEAN_STD = (0.5,), (0.5,)
+
+EXPORTERS = ("dynamo", "torchscript")
+# network -> the measured reason it stays on the TorchScript exporter; every other network uses dynamo.
+TORCHSCRIPT_KEPT: dict[str, str] = {}
+DYNAMO_REASON = ("equal to PyTorch and no slower under ONNX Runtime than the TorchScript graph "
+                 "(benchmarks/results/exporter/exporter-compare.md)")
 
 
 def _resolve_source(source: str | Path) -> tuple[nn.Module, dict[str, Any]]:
@@ -50,6 +62,29 @@ def _resolve_source(source: str | Path) -> tuple[nn.Module, dict[str, Any]]:
                    "split": None, "weights": "random-init", "seed": RANDOM_INIT_SEED}
 
 
+def reference_model(source: str | Path) -> nn.Module:
+    """The module `export_onnx` checks against: a registry name's seeded random init, or a checkpoint's."""
+    return _resolve_source(source)[0]
+
+
+def planned_rewrites(source: str | Path, rewrites: str | None = "default") -> list[dict[str, Any]]:
+    """The rewrites `export_onnx(source, rewrites=...)` applies (its sidecar's "rewrites"); [] = the plain graph."""
+    from edgeseg.rewrites import apply_rewrites
+
+    return apply_rewrites(_fold(reference_model(source))[0], rewrites)[1]
+
+
+def exporter_for(name: str, asked: str | None = None) -> tuple[str, str]:
+    """-> (exporter, why) for network `name`: `asked` when given, else the measured choice (module doc)."""
+    if asked is not None:
+        if asked not in EXPORTERS:
+            raise EdgesegError(f"--exporter {asked!r}; use one of {', '.join(EXPORTERS)}")
+        return asked, "asked for (--exporter)"
+    if name in TORCHSCRIPT_KEPT:
+        return "torchscript", TORCHSCRIPT_KEPT[name]
+    return "dynamo", DYNAMO_REASON
+
+
 def _default_preprocess(model_name: str, channels: int, size: tuple[int, int]) -> dict[str, Any]:
     from edgeseg.data.preprocess import Preprocess
 
@@ -66,7 +101,7 @@ def _fold(model: nn.Module) -> tuple[nn.Module, list[str]]:
         if isinstance(r, nn.Module):
             model = r
         done.append("fold_for_export")
-    # BatchNorm: the TorchScript exporter's eval-mode peephole fuses Conv+BN; onnxsim folds the rest.
+    # BatchNorm: the exporter and onnxsim fold eval-mode Conv+BN into the convs (tested: none is left).
     return model.eval(), done
 
 
@@ -107,6 +142,70 @@ def _check_inputs(desc: dict[str, Any], shape: tuple[int, int, int, int]) -> tup
     return rng.standard_normal(shape).astype(np.float32), "random-normal (no data available)"
 
 
+def _translations() -> dict[Any, Any]:
+    """The dynamo exporter's op translations that differ from torchlib's, each exact (same maths, same ops):
+
+    aten.gelu (erf): (x * 0.5) * (1 + erf(x / sqrt 2)), the order ONNX Runtime fuses into one Gelu kernel
+    (`edgeseg.rewrites.GeluErf`). torchlib's x * (0.5 * (1 + erf(x / sqrt 2))) stays five unfused ops that ORT
+    runs outside its blocked layout: U-Lite at 256x256 had 166 ORT nodes and 36 NCHWc reorders, against 89 and 5
+    for the TorchScript graph (issue 21)."""
+    import onnx_ir as ir
+    from onnxscript import opset18 as op
+
+    def gelu(self: Any, approximate: str = "none") -> Any:
+        if approximate == "tanh":  # torchlib's form: no network here uses it
+            inner = op.Add(self, op.Mul(ir.tensor(0.044715, dtype=self.dtype),
+                                        op.Pow(self, ir.tensor(3, dtype=self.dtype))))
+            t = op.Tanh(op.Mul(ir.tensor(0.7978845608028654, dtype=self.dtype), inner))
+            return op.Mul(op.Mul(self, ir.tensor(0.5, dtype=self.dtype)), op.Add(t, ir.tensor(1, dtype=self.dtype)))
+        erf = op.Erf(op.Div(self, ir.tensor(1.4142135623730951, dtype=self.dtype)))
+        return op.Mul(op.Mul(self, ir.tensor(0.5, dtype=self.dtype)), op.Add(erf, ir.tensor(1, dtype=self.dtype)))
+
+    return {torch.ops.aten.gelu.default: gelu}
+
+
+def _to_onnx(model: nn.Module, x: np.ndarray, path: Path, opset: int, dynamic: bool, exporter: str) -> list[str]:
+    """Export `model` on the example batch `x` to `path` with `exporter`; -> its warnings (first lines, unique).
+
+    dynamo: torch.export traces the module (0/1-specialisation: a dynamic batch needs an example of 2, which
+    `x` is then); the weights are saved inside the file (external_data=False), like the TorchScript exporter's.
+    """
+    import logging
+
+    import onnx
+
+    caught: list[str] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            exc = record.exc_info[1] if record.exc_info else None
+            why = f" ({type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200]})" if exc else ""
+            caught.append(f"{record.name}: {record.getMessage().strip().splitlines()[0][:300]}{why}")
+
+    keep, logs = _Keep(logging.WARNING), [logging.getLogger(n) for n in ("torch.onnx", "onnxscript")]
+    for log in logs:
+        log.addHandler(keep)
+    try:
+        with torch.no_grad(), warnings.catch_warnings(record=True) as ws:
+            warnings.simplefilter("always")
+            if exporter == "dynamo":
+                prog = torch.onnx.export(model, (torch.from_numpy(x),), dynamo=True, input_names=[INPUT_NAME],
+                                         output_names=[OUTPUT_NAME], opset_version=opset, verbose=False,
+                                         dynamic_shapes=({0: "batch"},) if dynamic else None,
+                                         custom_translation_table=_translations())
+                onnx.save(prog.model_proto, str(path))
+            else:  # only networks with a measured reason (TORCHSCRIPT_KEPT) or `exporter=` asked for it
+                axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None
+                torch.onnx.export(model, (torch.from_numpy(x[:1] if dynamic else x),), str(path),
+                                  input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset,
+                                  dynamic_axes=axes, do_constant_folding=True, dynamo=False)
+    finally:
+        for log in logs:
+            log.removeHandler(keep)
+    caught += [f"{w.category.__name__}: {str(w.message).strip().splitlines()[0][:300]}" for w in ws]
+    return list(dict.fromkeys(m for m in caught if m.strip()))
+
+
 def _simplify(path: Path) -> bool:
     import onnx
     import onnxsim
@@ -122,7 +221,8 @@ def _simplify(path: Path) -> bool:
     return bool(ok)
 
 
-def _ort_check(path: Path, model: nn.Module, x: np.ndarray) -> dict[str, Any]:
+def ort_check(path: Path, model: nn.Module, x: np.ndarray) -> dict[str, Any]:
+    """ONNX Runtime (CPU, 2 threads) on `x` against `model`: {"ok", "max_abs_diff", "tolerance", ...}."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -145,10 +245,11 @@ def _ort_check(path: Path, model: nn.Module, x: np.ndarray) -> dict[str, Any]:
 
 def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[int, int] | None = None,
                 batch: int | str = 1, opset: int = DEFAULT_OPSET, check: bool = True,
-                rewrites: str | None = "default") -> Path:
+                rewrites: str | None = "default", exporter: str | None = None) -> Path:
     """Export a registry model (random init, seeded) or a checkpoint to ONNX; returns the file path.
 
-    `rewrites`: the exact graph rewrites of `edgeseg.rewrites` ("default", "none" or a comma list)."""
+    `rewrites`: the exact graph rewrites of `edgeseg.rewrites` ("default", "none" or a comma list).
+    `exporter`: "dynamo" | "torchscript"; None: the network's measured choice (`exporter_for`)."""
     import onnx
 
     from edgeseg.rewrites import REWRITES_VERSION, apply_rewrites, parse_rewrites
@@ -170,12 +271,14 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         if batch < 1:
             raise EdgesegError(f"--batch must be >= 1 or 'dynamic', got {batch}")
     channels = int(cfg["in_channels"])
+    exporter, exporter_reason = exporter_for(name, exporter)
     if pre is None:
         pre = _default_preprocess(name, channels, size)
         desc["preprocess_note"] = "default (bare model name: no checkpoint preprocessing)"
     src_id = desc.get("sha256") or {"name": name, "config": cfg, "seed": RANDOM_INIT_SEED}
     step = build_step(
         {"step": "export", "source": src_id, "size": size, "batch": batch, "opset": opset, "check": check,
+         "exporter": exporter,
          "versions": library_versions(), "code": code_identity(),
          **({"rewrites": [*parse_rewrites(rewrites), REWRITES_VERSION]} if parse_rewrites(rewrites)[0] else {})},
         out, lambda key: default_cache_dir() / "onnx" / f"{name}-{size[0]}x{size[1]}-b{batch}-op{opset}-{key}.onnx")
@@ -193,15 +296,17 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
     model, rewritten = apply_rewrites(model, rewrites)  # exact; the check below compares with `reference`
     n = 2 if dynamic else batch
     x, x_src = _check_inputs(desc, (n, channels, *size))
-    dyn_axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None
     with step.writing() as tmp:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, (torch.from_numpy(x[:1] if dynamic else x),), str(tmp),
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset,
-                              dynamic_axes=dyn_axes, do_constant_folding=True, dynamo=False)
+        exporter_warnings = _to_onnx(model, x, tmp, opset, dynamic, exporter)
+        written = next((o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import
+                        if o.domain in ("", "ai.onnx")), None)
+        if written != opset:  # the dynamo exporter builds at 18 and converts down; it keeps 18 if that fails
+            why = next((w for w in exporter_warnings if "Error" in w and "convert" in w.lower()), "")
+            raise EdgesegError(f"{out}: the {exporter} exporter wrote opset {written}, not --opset {opset} (the "
+                               f"onnx version converter failed{': ' + why[-120:] if why else ''}); not written. "
+                               f"Pass --opset {written} or another --exporter")
         simplified = _simplify(tmp)
-        result = _ort_check(tmp, reference, x) if check else {"ok": None, "skipped": True}
+        result = ort_check(tmp, reference, x) if check else {"ok": None, "skipped": True}
         if check and not result["ok"]:
             raise EdgesegError(f"{out}: ONNX Runtime output differs from PyTorch (max |diff| "
                                f"{result['max_abs_diff']}, allowed {result.get('tolerance')}); not written. "
@@ -213,7 +318,8 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         "precision": "fp32", "weights": desc["weights"], "model": cfg, "preprocess": pre, "split": desc.get("split"),
         "inputs": [{"name": INPUT_NAME, "shape": in_shape, "dtype": "float32"}],
         "outputs": [{"name": OUTPUT_NAME, "shape": out_shape, "dtype": "float32"}],
-        "size": list(size), "batch": batch, "opset": opset, "exporter": "torchscript (dynamo=False)",
+        "size": list(size), "batch": batch, "opset": opset, "exporter": exporter,
+        "exporter_reason": exporter_reason, "exporter_warnings": exporter_warnings,
         "simplified": simplified, "folded": folded + ["batchnorm (exporter/onnxsim)"], "rewrites": rewritten,
         "check": {**result, "inputs": x_src},
     }, source={k: desc.get(k) for k in ("kind", "path", "name", "sha256")})
