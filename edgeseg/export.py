@@ -5,10 +5,8 @@ PyTorch, sidecar.
 initialised weights, seeded, said loudly) or a checkpoint path; the output is reused while the cache key
 (source hash/config, size, batch, opset, exporter, library versions) is unchanged.
 
-Exporter (issue 21): the torch.export-based exporter (`dynamo=True`, needs onnxscript) for every network, except
-those in `TORCHSCRIPT_KEPT`, each kept on the TorchScript exporter (`dynamo=False`, deprecated since PyTorch
-2.9) for the measured reason given there (benchmarks/results/exporter/exporter-compare.md). The sidecar records
-the exporter and why.
+The exporter (torch.export-based, or TorchScript for a network with a measured reason) is
+`edgeseg.onnx_exporter`'s choice; the sidecar records it and why.
 """
 
 from __future__ import annotations
@@ -26,17 +24,13 @@ from edgeseg.artifacts import build_step, code_identity, default_cache_dir, libr
 from edgeseg.errors import EdgesegError
 from edgeseg.integrity import verify_recorded
 from edgeseg.names import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
+from edgeseg.onnx_exporter import exporter_for, to_onnx
 
 # Max |ORT - torch| allowed, relative to the range of the PyTorch logits (issue 4).
 CHECK_RTOL = 1e-4
 RANDOM_INIT_SEED = 0
 DEFAULT_MEAN_STD = (0.5,), (0.5,)
 
-EXPORTERS = ("dynamo", "torchscript")
-# network -> the measured reason it stays on the TorchScript exporter; every other network uses dynamo.
-TORCHSCRIPT_KEPT: dict[str, str] = {}
-DYNAMO_REASON = ("equal to PyTorch and no slower under ONNX Runtime than the TorchScript graph "
-                 "(benchmarks/results/exporter/exporter-compare.md)")
 
 
 def _resolve_source(source: str | Path) -> tuple[nn.Module, dict[str, Any]]:
@@ -72,17 +66,6 @@ def planned_rewrites(source: str | Path, rewrites: str | None = "default") -> li
     from edgeseg.rewrites import apply_rewrites
 
     return apply_rewrites(_fold(reference_model(source))[0], rewrites)[1]
-
-
-def exporter_for(name: str, asked: str | None = None) -> tuple[str, str]:
-    """-> (exporter, why) for network `name`: `asked` when given, else the measured choice (module doc)."""
-    if asked is not None:
-        if asked not in EXPORTERS:
-            raise EdgesegError(f"--exporter {asked!r}; use one of {', '.join(EXPORTERS)}")
-        return asked, "asked for (--exporter)"
-    if name in TORCHSCRIPT_KEPT:
-        return "torchscript", TORCHSCRIPT_KEPT[name]
-    return "dynamo", DYNAMO_REASON
 
 
 def _default_preprocess(model_name: str, channels: int, size: tuple[int, int]) -> dict[str, Any]:
@@ -140,70 +123,6 @@ def _check_inputs(desc: dict[str, Any], shape: tuple[int, int, int, int]) -> tup
         pass
     rng = np.random.default_rng(0)
     return rng.standard_normal(shape).astype(np.float32), "random-normal (no data available)"
-
-
-def _translations() -> dict[Any, Any]:
-    """The dynamo exporter's op translations that differ from torchlib's, each exact (same maths, same ops):
-
-    aten.gelu (erf): (x * 0.5) * (1 + erf(x / sqrt 2)), the order ONNX Runtime fuses into one Gelu kernel
-    (`edgeseg.rewrites.GeluErf`). torchlib's x * (0.5 * (1 + erf(x / sqrt 2))) stays five unfused ops that ORT
-    runs outside its blocked layout: U-Lite at 256x256 had 166 ORT nodes and 36 NCHWc reorders, against 89 and 5
-    for the TorchScript graph (issue 21)."""
-    import onnx_ir as ir
-    from onnxscript import opset18 as op
-
-    def gelu(self: Any, approximate: str = "none") -> Any:
-        if approximate == "tanh":  # torchlib's form: no network here uses it
-            inner = op.Add(self, op.Mul(ir.tensor(0.044715, dtype=self.dtype),
-                                        op.Pow(self, ir.tensor(3, dtype=self.dtype))))
-            t = op.Tanh(op.Mul(ir.tensor(0.7978845608028654, dtype=self.dtype), inner))
-            return op.Mul(op.Mul(self, ir.tensor(0.5, dtype=self.dtype)), op.Add(t, ir.tensor(1, dtype=self.dtype)))
-        erf = op.Erf(op.Div(self, ir.tensor(1.4142135623730951, dtype=self.dtype)))
-        return op.Mul(op.Mul(self, ir.tensor(0.5, dtype=self.dtype)), op.Add(erf, ir.tensor(1, dtype=self.dtype)))
-
-    return {torch.ops.aten.gelu.default: gelu}
-
-
-def _to_onnx(model: nn.Module, x: np.ndarray, path: Path, opset: int, dynamic: bool, exporter: str) -> list[str]:
-    """Export `model` on the example batch `x` to `path` with `exporter`; -> its warnings (first lines, unique).
-
-    dynamo: torch.export traces the module (0/1-specialisation: a dynamic batch needs an example of 2, which
-    `x` is then); the weights are saved inside the file (external_data=False), like the TorchScript exporter's.
-    """
-    import logging
-
-    import onnx
-
-    caught: list[str] = []
-
-    class _Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            exc = record.exc_info[1] if record.exc_info else None
-            why = f" ({type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200]})" if exc else ""
-            caught.append(f"{record.name}: {record.getMessage().strip().splitlines()[0][:300]}{why}")
-
-    keep, logs = _Keep(logging.WARNING), [logging.getLogger(n) for n in ("torch.onnx", "onnxscript")]
-    for log in logs:
-        log.addHandler(keep)
-    try:
-        with torch.no_grad(), warnings.catch_warnings(record=True) as ws:
-            warnings.simplefilter("always")
-            if exporter == "dynamo":
-                prog = torch.onnx.export(model, (torch.from_numpy(x),), dynamo=True, input_names=[INPUT_NAME],
-                                         output_names=[OUTPUT_NAME], opset_version=opset, verbose=False,
-                                         dynamic_shapes=({0: "batch"},) if dynamic else None,
-                                         custom_translation_table=_translations())
-                onnx.save(prog.model_proto, str(path))
-            else:  # only networks with a measured reason (TORCHSCRIPT_KEPT) or `exporter=` asked for it
-                axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None
-                torch.onnx.export(model, (torch.from_numpy(x[:1] if dynamic else x),), str(path),
-                                  input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset,
-                                  dynamic_axes=axes, do_constant_folding=True, dynamo=False)
-    finally:
-        for log in logs:
-            log.removeHandler(keep)
-    caught += [f"{w.category.__name__}: {str(w.message).strip().splitlines()[0][:300]}" for w in ws]
-    return list(dict.fromkeys(m for m in caught if m.strip()))
 
 
 def _simplify(path: Path) -> bool:
@@ -297,14 +216,15 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
     n = 2 if dynamic else batch
     x, x_src = _check_inputs(desc, (n, channels, *size))
     with step.writing() as tmp:
-        exporter_warnings = _to_onnx(model, x, tmp, opset, dynamic, exporter)
+        exporter_warnings = to_onnx(model, x, tmp, opset, dynamic, exporter)
         written = next((o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import
                         if o.domain in ("", "ai.onnx")), None)
         if written != opset:  # the dynamo exporter builds at 18 and converts down; it keeps 18 if that fails
             why = next((w for w in exporter_warnings if "Error" in w and "convert" in w.lower()), "")
+            why = f": {why.rpartition(' (')[2].rstrip(')')}" if why else ""
             raise EdgesegError(f"{out}: the {exporter} exporter wrote opset {written}, not --opset {opset} (the "
-                               f"onnx version converter failed{': ' + why[-120:] if why else ''}); not written. "
-                               f"Pass --opset {written} or another --exporter")
+                               f"onnx version converter failed{why}); not written. Pass --opset {written} or "
+                               f"another --exporter")
         simplified = _simplify(tmp)
         result = ort_check(tmp, reference, x) if check else {"ok": None, "skipped": True}
         if check and not result["ok"]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from edgeseg.names import DEFAULT_OPSET
+
 
 def _batch(v: str) -> int | str:
     if v == "dynamic":
@@ -25,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output .onnx (default: content-addressed under the cache dir)")
     p.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), help="input size (default: checkpoint's)")
     p.add_argument("--batch", type=_batch, default=1, help="batch size, or 'dynamic' (default 1)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     p.add_argument("--rewrites", default="default",
                    help="exact graph rewrites (edgeseg.rewrites): 'default', 'none', or a comma list of bicubic[=FORM],"
                         " cmrf-split, cmrf-pad8, groupnorm-lean (default: bicubic, cmrf-split, groupnorm-lean)")

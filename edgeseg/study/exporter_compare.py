@@ -1,4 +1,4 @@
-"""Issue 21: the torch.export-based ONNX exporter (`dynamo=True`) against today's TorchScript one (`dynamo=False`).
+"""Issue 21: the torch.export-based ONNX exporter (`dynamo=True`) against today's TorchScript-based one.
 
 For every registered network and every distinct export-rewrite variant (the export default, none, and each
 alternative `edgeseg.rewrites` offers; variants that change nothing in a network are folded into the first
@@ -14,9 +14,12 @@ equal one), random weights (seed 0), batch 1, each network's default channels:
 * ORT CPU latency of all graphs of a (network, variant), interleaved in one process (`time_interleaved`), on a
   quiet machine when `--quiet-file` names the shared lock: wait until it is gone, create it, time, remove it.
 
-Writes OUT_DIR/exporter-compare.json and .md (the command in both); the ONNX files live in a temporary folder.
+Writes OUT_DIR/STEM.json and .md (default exporter-compare; the command in both); the ONNX files live in a
+temporary folder.
 
-    python benchmarks/exporter_compare.py --quiet-file /work/QUIET       # the committed run (~25 min, 2 cores)
+    python benchmarks/exporter_compare.py --quiet-file /work/QUIET       # the survey (~15 min, 7 min timing)
+    python benchmarks/exporter_compare.py --quiet-file /work/QUIET --models tinyunet gpunet --rounds 10 \
+        --iters 10 --stem exporter-retime                                 # the rows the survey left in doubt
     python benchmarks/exporter_compare.py --models tinyunet --size 64 64 --rounds 1 --iters 1 --out-dir /tmp/x
 """
 
@@ -76,7 +79,7 @@ def distinct_variants(name: str) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _first_line(e: BaseException) -> str:
-    return f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:300]}"
+    return f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:600]}"
 
 
 def measure_graph(name: str, label: str, spec: str, exporter: str, opset: int, size: tuple[int, int],
@@ -93,7 +96,7 @@ def measure_graph(name: str, label: str, spec: str, exporter: str, opset: int, s
     try:
         path = export_onnx(name, out, size=size, opset=opset, check=False, rewrites=spec, exporter=exporter)
     except Exception as e:  # noqa: BLE001 - a failed export is a measurement: recorded, not raised
-        return {"ok": False, "error": _first_line(e), "export_s": time.perf_counter() - t}
+        return {"ok": False, "error": _first_line(e).replace(str(out), out.name), "export_s": time.perf_counter() - t}
     wall = time.perf_counter() - t
     side = read_sidecar(path) or {}
     graph = onnx.load(str(path)).graph
@@ -265,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--quiet-file", type=Path, help="shared benchmark lock: wait while it exists, hold it to time")
     ap.add_argument("--out-dir", type=Path, default=Path("benchmarks/results/exporter"))
+    ap.add_argument("--stem", default="exporter-compare", help="output file name without .json/.md")
     args = ap.parse_args(argv)
     command = shlex.join(["python", "benchmarks/exporter_compare.py", *(sys.argv[1:] if argv is None else argv)])
     try:
@@ -274,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     except EdgesegError as e:
         print(f"exporter_compare: {e}", file=sys.stderr)
         return 2
-    out = args.out_dir / "exporter-compare.json"
+    out = args.out_dir / f"{args.stem}.json"
     write_json_atomic(out, doc)
     write_bytes_atomic(out.with_suffix(".md"), markdown(doc).encode())
     print(f"wrote {out} and {out.with_suffix('.md')}", file=sys.stderr)
