@@ -32,7 +32,6 @@ RANDOM_INIT_SEED = 0
 DEFAULT_MEAN_STD = (0.5,), (0.5,)
 
 
-
 def _resolve_source(source: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """-> (model in eval mode, description) of a checkpoint or a registry name (edgeseg.source decides)."""
     from edgeseg.models import create_model, get_model_info

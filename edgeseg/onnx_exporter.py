@@ -28,7 +28,7 @@ EXPORTERS = ("dynamo", "torchscript")
 TORCHSCRIPT_KEPT: dict[str, str] = {}
 DYNAMO_REASON = ("measured equal to PyTorch (the same max |ORT - PyTorch| as the TorchScript graph) and no slower "
                  "under ONNX Runtime: p50 0.84-1.00x the TorchScript graph's, interleaved, every network and "
-                 "rewrite variant (benchmarks/results/exporter/, issue 21)")
+                 "rewrite variant, the rows above 1.03 retimed (benchmarks/results/exporter/, issue 21)")
 
 
 def exporter_for(name: str, asked: str | None = None) -> tuple[str, str]:

@@ -20,9 +20,10 @@ def _batch(v: str) -> int | str:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a network or checkpoint to ONNX (input 'input', output 'logits')",
                        description="Export a registry model (random weights, said loudly) or a checkpoint to "
-                                   "ONNX (torch.export-based exporter; TorchScript for the networks edgeseg.export."
-                                   "TORCHSCRIPT_KEPT names, with the measured reason), simplify with onnxsim, "
-                                   "check ONNX Runtime against PyTorch, and write FILE.onnx.json beside it.")
+                                   "ONNX (torch.export-based exporter; TorchScript for the networks "
+                                   "edgeseg.onnx_exporter.TORCHSCRIPT_KEPT names, with the measured reason), "
+                                   "simplify with onnxsim, check ONNX Runtime against PyTorch, and write "
+                                   "FILE.onnx.json beside it.")
     p.add_argument("source", metavar="MODEL|CHECKPOINT", help="registry name (edgeseg models) or a best.pt")
     p.add_argument("--out", help="output .onnx (default: content-addressed under the cache dir)")
     p.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), help="input size (default: checkpoint's)")
