@@ -1,8 +1,12 @@
-"""PyTorch -> ONNX: trace (TorchScript exporter), simplify (onnxsim), check against PyTorch, sidecar.
+"""PyTorch -> ONNX: export (torch.export-based or TorchScript exporter), simplify (onnxsim), check against
+PyTorch, sidecar.
 
 `export_onnx(source, ...)` is a pure function of its inputs: `source` is a registry name (freshly
 initialised weights, seeded, said loudly) or a checkpoint path; the output is reused while the cache key
-(source hash/config, size, batch, opset, library versions) is unchanged.
+(source hash/config, size, batch, opset, exporter, library versions) is unchanged.
+
+The exporter (torch.export-based, or TorchScript for a network with a measured reason) is
+`edgeseg.onnx_exporter`'s choice; the sidecar records it and why.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from edgeseg.artifacts import build_step, code_identity, default_cache_dir, libr
 from edgeseg.errors import EdgesegError
 from edgeseg.integrity import verify_recorded
 from edgeseg.names import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
+from edgeseg.onnx_exporter import exporter_for, to_onnx
 
 # Max |ORT - torch| allowed, relative to the range of the PyTorch logits (issue 4).
 CHECK_RTOL = 1e-4
@@ -50,6 +55,18 @@ def _resolve_source(source: str | Path) -> tuple[nn.Module, dict[str, Any]]:
                    "split": None, "weights": "random-init", "seed": RANDOM_INIT_SEED}
 
 
+def reference_model(source: str | Path) -> nn.Module:
+    """The module `export_onnx` checks against: a registry name's seeded random init, or a checkpoint's."""
+    return _resolve_source(source)[0]
+
+
+def planned_rewrites(source: str | Path, rewrites: str | None = "default") -> list[dict[str, Any]]:
+    """The rewrites `export_onnx(source, rewrites=...)` applies (its sidecar's "rewrites"); [] = the plain graph."""
+    from edgeseg.rewrites import apply_rewrites
+
+    return apply_rewrites(_fold(reference_model(source))[0], rewrites)[1]
+
+
 def _default_preprocess(model_name: str, channels: int, size: tuple[int, int]) -> dict[str, Any]:
     from edgeseg.data.preprocess import Preprocess
 
@@ -66,7 +83,7 @@ def _fold(model: nn.Module) -> tuple[nn.Module, list[str]]:
         if isinstance(r, nn.Module):
             model = r
         done.append("fold_for_export")
-    # BatchNorm: the TorchScript exporter's eval-mode peephole fuses Conv+BN; onnxsim folds the rest.
+    # BatchNorm: the exporter and onnxsim fold eval-mode Conv+BN into the convs (tested: none is left).
     return model.eval(), done
 
 
@@ -122,7 +139,8 @@ def _simplify(path: Path) -> bool:
     return bool(ok)
 
 
-def _ort_check(path: Path, model: nn.Module, x: np.ndarray) -> dict[str, Any]:
+def ort_check(path: Path, model: nn.Module, x: np.ndarray) -> dict[str, Any]:
+    """ONNX Runtime (CPU, 2 threads) on `x` against `model`: {"ok", "max_abs_diff", "tolerance", ...}."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -145,10 +163,11 @@ def _ort_check(path: Path, model: nn.Module, x: np.ndarray) -> dict[str, Any]:
 
 def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[int, int] | None = None,
                 batch: int | str = 1, opset: int = DEFAULT_OPSET, check: bool = True,
-                rewrites: str | None = "default") -> Path:
+                rewrites: str | None = "default", exporter: str | None = None) -> Path:
     """Export a registry model (random init, seeded) or a checkpoint to ONNX; returns the file path.
 
-    `rewrites`: the exact graph rewrites of `edgeseg.rewrites` ("default", "none" or a comma list)."""
+    `rewrites`: the exact graph rewrites of `edgeseg.rewrites` ("default", "none" or a comma list).
+    `exporter`: "dynamo" | "torchscript"; None: the network's measured choice (`exporter_for`)."""
     import onnx
 
     from edgeseg.rewrites import REWRITES_VERSION, apply_rewrites, parse_rewrites
@@ -170,12 +189,14 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         if batch < 1:
             raise EdgesegError(f"--batch must be >= 1 or 'dynamic', got {batch}")
     channels = int(cfg["in_channels"])
+    exporter, exporter_reason = exporter_for(name, exporter)
     if pre is None:
         pre = _default_preprocess(name, channels, size)
         desc["preprocess_note"] = "default (bare model name: no checkpoint preprocessing)"
     src_id = desc.get("sha256") or {"name": name, "config": cfg, "seed": RANDOM_INIT_SEED}
     step = build_step(
         {"step": "export", "source": src_id, "size": size, "batch": batch, "opset": opset, "check": check,
+         "exporter": exporter,
          "versions": library_versions(), "code": code_identity(),
          **({"rewrites": [*parse_rewrites(rewrites), REWRITES_VERSION]} if parse_rewrites(rewrites)[0] else {})},
         out, lambda key: default_cache_dir() / "onnx" / f"{name}-{size[0]}x{size[1]}-b{batch}-op{opset}-{key}.onnx")
@@ -193,15 +214,18 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
     model, rewritten = apply_rewrites(model, rewrites)  # exact; the check below compares with `reference`
     n = 2 if dynamic else batch
     x, x_src = _check_inputs(desc, (n, channels, *size))
-    dyn_axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None
     with step.writing() as tmp:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, (torch.from_numpy(x[:1] if dynamic else x),), str(tmp),
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset,
-                              dynamic_axes=dyn_axes, do_constant_folding=True, dynamo=False)
+        exporter_warnings = to_onnx(model, x, tmp, opset, dynamic, exporter)
+        written = next((o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import
+                        if o.domain in ("", "ai.onnx")), None)
+        if written != opset:  # the dynamo exporter builds at 18 and converts down; it keeps 18 if that fails
+            why = next((w for w in exporter_warnings if "Error" in w and "convert" in w.lower()), "")
+            why = f": {why.rpartition(' (')[2].rstrip(')')}" if why else ""
+            raise EdgesegError(f"{out}: the {exporter} exporter wrote opset {written}, not --opset {opset} (the "
+                               f"onnx version converter failed{why}); not written. Pass --opset {written} or "
+                               f"another --exporter")
         simplified = _simplify(tmp)
-        result = _ort_check(tmp, reference, x) if check else {"ok": None, "skipped": True}
+        result = ort_check(tmp, reference, x) if check else {"ok": None, "skipped": True}
         if check and not result["ok"]:
             raise EdgesegError(f"{out}: ONNX Runtime output differs from PyTorch (max |diff| "
                                f"{result['max_abs_diff']}, allowed {result.get('tolerance')}); not written. "
@@ -213,7 +237,8 @@ def export_onnx(source: str | Path, out: str | Path | None = None, size: tuple[i
         "precision": "fp32", "weights": desc["weights"], "model": cfg, "preprocess": pre, "split": desc.get("split"),
         "inputs": [{"name": INPUT_NAME, "shape": in_shape, "dtype": "float32"}],
         "outputs": [{"name": OUTPUT_NAME, "shape": out_shape, "dtype": "float32"}],
-        "size": list(size), "batch": batch, "opset": opset, "exporter": "torchscript (dynamo=False)",
+        "size": list(size), "batch": batch, "opset": opset, "exporter": exporter,
+        "exporter_reason": exporter_reason, "exporter_warnings": exporter_warnings,
         "simplified": simplified, "folded": folded + ["batchnorm (exporter/onnxsim)"], "rewrites": rewritten,
         "check": {**result, "inputs": x_src},
     }, source={k: desc.get(k) for k in ("kind", "path", "name", "sha256")})

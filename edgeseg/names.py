@@ -16,7 +16,9 @@ from edgeseg.errors import EdgesegError  # import-free itself
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
-DEFAULT_OPSET = 17  # the ONNX opset edgeseg exports
+# The ONNX opset edgeseg exports: the torch.export-based exporter's own (torchlib's). It reaches 17 only through the
+# onnx version converter, which fails on TinyU-Net (no Pad 18->17 adapter) and SD-UNet (ReduceMean axes); issue 21.
+DEFAULT_OPSET = 18
 
 GRAPH_PRECISIONS = ("fp32", "fp16", "int8")   # what a strongly typed build of a graph computes in
 ENGINE_PRECISIONS = GRAPH_PRECISIONS          # int8-io / mixed-int8 are ONNX Runtime layouts

@@ -1,4 +1,5 @@
-"""`edgeseg export`: TorchScript export + onnxsim + ORT-vs-PyTorch check + sidecar + cache reuse."""
+"""`edgeseg export`: export (torch.export-based, or TorchScript where the table says) + onnxsim + ORT-vs-PyTorch
+check + sidecar + cache reuse."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from edgeseg.errors import EdgesegError
 from edgeseg.export import export_onnx, load_onnx_checked
+from edgeseg.names import DEFAULT_OPSET
 
 
 def test_bare_name_export_sidecar_and_reuse(tmp_path: Path, capsys) -> None:
@@ -20,7 +22,7 @@ def test_bare_name_export_sidecar_and_reuse(tmp_path: Path, capsys) -> None:
     assert meta["check"]["max_abs_diff"] <= meta["check"]["tolerance"]
     assert meta["inputs"] == [{"name": "input", "shape": [1, 3, 64, 64], "dtype": "float32"}]
     assert meta["outputs"][0]["name"] == "logits" and meta["outputs"][0]["shape"] == [1, 1, 64, 64]
-    assert meta["preprocess"]["height"] == 64 and meta["opset"] == 17 and meta["versions"]["onnx"]
+    assert meta["preprocess"]["height"] == 64 and meta["opset"] == DEFAULT_OPSET and meta["versions"]["onnx"]
     model = load_onnx_checked(out)
     assert not any(n.op_type == "BatchNormalization" for n in model.graph.node)  # folded into the convs
     mtime = out.stat().st_mtime_ns
@@ -49,7 +51,7 @@ def test_checkpoint_export_carries_preprocess_and_dynamic_batch(tmp_path: Path) 
                     preprocess=pre.to_dict(), extra={"split": {"seed": 3}})
     out = export_onnx(tmp_path / "best.pt", tmp_path / "c.onnx", batch="dynamic")
     meta = json.loads((tmp_path / "c.onnx.json").read_text())
-    assert meta["weights"] == "checkpoint" and meta["source"]["sha256"]
+    assert meta["weights"] == "checkpoint" and meta["source"]["sha256"] and meta["exporter"] == "dynamo"
     assert meta["preprocess"] == pre.to_dict() and meta["split"] == {"seed": 3}
     assert meta["inputs"][0]["shape"] == ["batch", 1, 32, 32]
     y = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(
@@ -114,3 +116,54 @@ def test_sdunet_ws_modes_equal_in_onnx(tmp_path: Path, ws: str) -> None:
     got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     assert np.abs(got - want).max() <= 1e-5 * max(1.0, float(np.abs(want).max()))
     assert json.loads(out.with_name(out.name + ".json").read_text())["model"]["options"]["ws"] == ws  # in the key
+
+
+def test_exporter_is_the_tables_and_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each network's exporter is the one `TORCHSCRIPT_KEPT` says (dynamo otherwise), recorded with its reason;
+    a network kept on TorchScript carries its measured reason, and the exporter is part of the cache key."""
+    from edgeseg import onnx_exporter as ex
+    from edgeseg.models import list_models
+
+    assert set(ex.TORCHSCRIPT_KEPT) <= set(list_models())
+    for name in list_models():
+        kept = ex.TORCHSCRIPT_KEPT.get(name)
+        assert ex.exporter_for(name) == (("torchscript", kept) if kept else ("dynamo", ex.DYNAMO_REASON))
+        assert kept is None or "measured" in kept  # a reason from the measurement, not a habit
+    out = export_onnx("tinyunet", tmp_path / "t.onnx", size=(32, 32))
+    meta = json.loads((tmp_path / "t.onnx.json").read_text())
+    assert (meta["exporter"], meta["exporter_reason"]) == ex.exporter_for("tinyunet")
+    monkeypatch.setitem(ex.TORCHSCRIPT_KEPT, "tinyunet", "measured: a reason")
+    export_onnx("tinyunet", out, size=(32, 32))  # same path, another exporter: a new key, rebuilt
+    kept = json.loads((tmp_path / "t.onnx.json").read_text())
+    assert (kept["exporter"], kept["exporter_reason"]) == ("torchscript", "measured: a reason")
+    assert kept["cache_key"] != meta["cache_key"] and kept["check"]["ok"] is True
+    with pytest.raises(EdgesegError, match="--exporter"):
+        ex.exporter_for("tinyunet", "onnxscript")
+
+
+def test_dynamo_graph_equals_pytorch_under_ort(tmp_path: Path) -> None:
+    """TinyU-Net through the torch.export-based exporter: ONNX Runtime equals the PyTorch module on an input the
+    export check did not see, within the check's tolerance."""
+    import onnxruntime as ort
+    import torch
+
+    from edgeseg.export import CHECK_RTOL, reference_model
+
+    out = export_onnx("tinyunet", tmp_path / "d.onnx", size=(32, 32), exporter="dynamo")
+    meta = json.loads((tmp_path / "d.onnx.json").read_text())
+    assert meta["exporter"] == "dynamo" and meta["opset"] == DEFAULT_OPSET
+    x = np.random.default_rng(7).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        want = reference_model("tinyunet")(torch.from_numpy(x)).numpy()
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    tol = CHECK_RTOL * max(float(want.max() - want.min()), float(np.abs(want).max()))
+    assert got.shape == want.shape and float(np.abs(got - want).max()) <= tol
+
+
+def test_dynamo_gelu_is_one_ort_kernel(tmp_path: Path) -> None:
+    """aten.gelu is exported in the order ONNX Runtime fuses (torchlib's order left U-Lite's GELUs unfused)."""
+    from edgeseg.rewrites import reorder_report
+
+    out = export_onnx("ulite", tmp_path / "u.onnx", size=(32, 32), exporter="dynamo")
+    ops = reorder_report(out)["ops"]
+    assert ops.get("Gelu@microsoft") == 11 and "Erf" not in ops  # 5 encoders, 5 decoders, the bottleneck

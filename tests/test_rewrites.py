@@ -102,9 +102,12 @@ def test_parse_rewrites() -> None:
 
 
 def _export(model: nn.Module, path, size: tuple[int, int]) -> None:
-    with torch.no_grad():
-        torch.onnx.export(model, (torch.randn(1, 3, *size),), str(path), input_names=["input"],
-                          output_names=["logits"], opset_version=17, dynamo=False)
+    """With the exporter export_onnx uses for TinyU-Net, so the counts are those of the shipped graph."""
+    from edgeseg.names import DEFAULT_OPSET
+    from edgeseg.onnx_exporter import exporter_for, to_onnx
+
+    x = np.random.default_rng(0).standard_normal((1, 3, *size)).astype(np.float32)
+    to_onnx(model, x, path, DEFAULT_OPSET, False, exporter_for("tinyunet")[0])
 
 
 def test_tinyunet_rewrites_cut_nchwc_reorders(tmp_path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from edgeseg.names import FLAVOURS
+from edgeseg.names import DEFAULT_OPSET, FLAVOURS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "kernels at run time instead)")
     p.add_argument("--compute-capability", metavar="8.6,8.9,...",
                    help="TensorRT-RTX target GPUs (default: TensorRT-RTX's own: 8.0, 8.6, 8.9, 12.x; 7.5 on request)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset when exporting (default 17)")
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                   help=f"ONNX opset when exporting (default {DEFAULT_OPSET})")
     p.add_argument("--workspace-mb", type=int, help="builder workspace memory limit (MiB)")
     p.set_defaults(func=run)
 
