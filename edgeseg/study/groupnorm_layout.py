@@ -83,6 +83,7 @@ def _count(model: nn.Module, shape: tuple[int, ...], td: str, name: str) -> dict
     from edgeseg.rewrites import reorder_report
 
     p = Path(td) / f"{name}.onnx"
+    # TorchScript, opset 17: the exporter of the committed groupnorm-blocked.md, so a rerun counts the same graphs
     with torch.no_grad():
         torch.onnx.export(model, (torch.randn(*shape),), str(p), input_names=["input"], output_names=["y"],
                           opset_version=17, dynamo=False)
