@@ -368,3 +368,25 @@ def test_limit_section_has_one_block_per_cpu_and_judges_each_on_its_class_target
     assert "sdunet best (fp32) / unet fp32 = 0.200 (meets the avx2 target <= 0.25)" in avx2
     assert "speed-up over fp32 = 1.25x (reported, not judged" in avx2 and "loaded during the run" in avx2
     assert "not judged: ISA class unknown" in arm and "meets" not in arm and "loaded" not in vnni + arm
+
+
+def test_a_jetson_measurement_sits_beside_the_device_bound(tmp_path):
+    """When `deploy/jetson/bench.sh` has written a bench file (its env records the Jetson), the mobile claim shows
+    the measured time beside the spec-sheet bound; the verdict stays "not testable here" (no phone was used)."""
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURE, results)
+    shutil.copytree(ROOT / "benchmarks" / "results" / "profile", results / "profile")
+    doc = json.loads((ROOT / "benchmarks" / "results" / "cpu-interleaved.json").read_text())
+    doc["env"]["jetson"] = {"module": "NVIDIA Jetson Orin Nano Developer Kit", "l4t": "R36.4",
+                            "power_mode": "NV Power Mode: 15W"}
+    row = next(r for r in doc["results"] if r["model"] == "sdunet")
+    doc["results"] = [{**row, "latency_ms": {**row["latency_ms"], "p50": 21.5}}]
+    (results / "jetson-orin-nano-mode0-sdunet.json").write_text(json.dumps(doc))
+    rows = {r.id: r for r in build_report(results, tmp_path / "c.md")}
+    mobile = rows["sdunet-mobile"]
+    assert mobile.verdict == UNTESTABLE
+    bound = next(i for i, d in enumerate(mobile.details) if d.startswith("Bound, not a measurement"))
+    assert mobile.details[bound + 1].startswith("Measured on a Jetson (NVIDIA Jetson Orin Nano Developer Kit, "
+                                                "power mode NV Power Mode: 15W): onnxruntime fp32 1x3x256x256 "
+                                                "p50 21.50 ms (")
+    assert not any("Measured on a Jetson" in d for d in rows["unetsharp-mobile"].details)

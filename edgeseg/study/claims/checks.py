@@ -71,6 +71,22 @@ def default_campaign_dir(results_dir: str | Path) -> Path:
     return Path(results_dir) / "campaign"
 
 
+def measured_on_jetson(ev: Evidence, model: str) -> list[str]:
+    """Lines for the times `deploy/jetson/bench.sh` measured for `model` on a Jetson (a bench row whose env
+    records one), to sit beside the spec-sheet bound: what a device ran, not what it could run."""
+    out = []
+    for r in ev.bench:
+        jet = (r.get("_env") or {}).get("jetson")
+        p50 = (r.get("latency_ms") or {}).get("p50")
+        if not jet or r.get("model") != model or p50 is None:
+            continue
+        shape = "x".join(map(str, r.get("input_shape") or []))
+        out.append(f"Measured on a Jetson ({jet.get('module') or 'module not recorded'}, power mode "
+                   f"{jet.get('power_mode') or '?'}): {r.get('backend')} {r.get('precision')} {shape} p50 "
+                   f"{p50:.2f} ms ({r['_file']}), beside the bound above")
+    return out
+
+
 def check_claims(results_dir: str | Path, papers: list[dict[str, Any]] | None = None,
                  campaign: str | Path | Campaign | None = None) -> list[ClaimRow]:
     """One ClaimRow per claim, in the papers' order, from the committed results (campaign: results/campaign)."""
@@ -88,6 +104,7 @@ def check_claims(results_dir: str | Path, papers: list[dict[str, Any]] | None = 
                 if t.get("bounds_for") else None
             if bound:  # context beside the verdict, which stays "not testable here"
                 row.details.append(bound)
+                row.details += measured_on_jetson(ev, t["bounds_for"])
         elif t["kind"] == "not_run":
             row.verdict, row.why = NOT_RUN, f"{t['reason']} (would run with: {t['run_with']})"
         elif t["kind"] == "convergence":
