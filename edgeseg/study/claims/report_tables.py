@@ -85,8 +85,9 @@ def budget_lines(camp: Campaign) -> list[str]:
                 "that median on this machine, so the plan spans sessions (the runner resumes per run) and the "
                 "table's last column says how far it got.", ""]
     out += ["What a GPU budget would change: the campaign keeps CPU-sized inputs and epochs (small inputs, tens of "
-            "epochs, 3 seeds for every network an accuracy verdict names; the 2x-budget check on ISBI covers fold 0 "
-            "only). On one GPU the same plan could train at the papers' resolutions (256x256, ISIC's 192x256) for "
+            "epochs, 3 seeds for every network an accuracy verdict names; the 2x-budget check on ISBI covers the "
+            "folds finished on every seed). On one GPU the same plan could train at the papers' resolutions "
+            "(256x256, ISIC's 192x256) for "
             "the papers' 100-300 epochs, give every network 5 or more seeds and every ISBI fold the 2x check, and "
             "narrow the intervals that now straddle a threshold (the verdicts \"inconclusive at this budget\"); it "
             "would also allow absolute latency on the papers' own hardware class (the K40c / A100 figures stay "
