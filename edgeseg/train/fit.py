@@ -12,7 +12,7 @@ from edgeseg.train.distributed import dist_env, setup_device, shutdown
 from edgeseg.train.inputs import prepare_inputs
 from edgeseg.train.loop import Log, Run, epochs, start
 from edgeseg.train.options import load_config
-from edgeseg.train.records import finish, finished_metrics, run_key, write_metrics
+from edgeseg.train.records import finish, finished_metrics, run_key
 
 
 def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def train(out: str | Path, *, resume: bool = False, **options: Any) -> dict[str,
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "split.json", {**inp.split, "data": str(cfg.data), "n": len(inp.folder)})
-    t_start = epochs(run, opt, sched, loader, val_ds, write_metrics)
+    t_start = epochs(run, opt, sched, loader, val_ds)
     result = finish(run, test_ds, t_start, key) if rank == 0 else {}
     shutdown(run.ddp)
     return result

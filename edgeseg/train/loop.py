@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from edgeseg.artifacts import write_json_atomic
 from edgeseg.checkpoint import read_checkpoint, save_checkpoint
 from edgeseg.data.torchdata import SegArrays
 from edgeseg.errors import EdgesegError
@@ -78,6 +79,17 @@ class Run:
         return m.summary()
 
 
+def write_metrics(run: Run, status: str, final: dict[str, Any] | None = None) -> dict[str, Any]:
+    cfg = run.cfg
+    metrics = {"status": status, "model": cfg.model, "params": sum(p.numel() for p in run.model.parameters()),
+               "world_size": run.world, "val_dice_untrained": run.untrained, "best_epoch": run.best["epoch"],
+               "val_dice": run.best["val_dice"] if run.best["epoch"] else None, "resumes": run.resumes,
+               "history": run.history, "foreground": run.inp.labels.describe(),
+               "input_shape": [cfg.channels, *cfg.size], "config": cfg.as_dict(), **(final or {})}
+    write_json_atomic(run.out / "metrics.json", metrics)
+    return metrics
+
+
 def start(run: Run) -> tuple[Any, Any, Any, SegArrays, SegArrays | None]:
     """Build (or, on --resume, restore) the model, optimizer and schedule, and the datasets and loader.
     Returns (optimizer, scheduler, loader, val set, test set) and sets run.model."""
@@ -110,8 +122,7 @@ def start(run: Run) -> tuple[Any, Any, Any, SegArrays, SegArrays | None]:
     return opt, sched, loader, val_ds, test_ds
 
 
-def epochs(run: Run, opt: Any, sched: Any, loader: Any, val_ds: SegArrays,
-           write_metrics: Callable[[Run, str], Any]) -> float:
+def epochs(run: Run, opt: Any, sched: Any, loader: Any, val_ds: SegArrays) -> float:
     """Train from run.start_epoch to cfg.epochs; returns the run's start time (perf_counter, resumed epochs'
     seconds included). A non-finite loss stops every rank with the last good checkpoint kept."""
     from tqdm import tqdm
@@ -147,14 +158,12 @@ def epochs(run: Run, opt: Any, sched: Any, loader: Any, val_ds: SegArrays,
                             val_dice=f"{run.best['val_dice']:.4f}" if run.history else "-")
         bar.close()
         if run.rank == 0:
-            _end_epoch(run, epoch, total / max(n_seen, 1), time.perf_counter() - t0, opt, sched, val_ds,
-                       write_metrics)
+            _end_epoch(run, epoch, total / max(n_seen, 1), time.perf_counter() - t0, opt, sched, val_ds)
         barrier(run.ddp)
     return t_start
 
 
-def _end_epoch(run: Run, epoch: int, loss: float, seconds: float, opt: Any, sched: Any, val_ds: SegArrays,
-               write_metrics: Callable[[Run, str], Any]) -> None:
+def _end_epoch(run: Run, epoch: int, loss: float, seconds: float, opt: Any, sched: Any, val_ds: SegArrays) -> None:
     val = run.validate(val_ds)
     rec = {"epoch": epoch + 1, "loss": loss, "val_dice": val["dice"], "val_dice_pooled": val["dice_pooled"],
            "val_iou": val["iou"], "lr": sched.get_last_lr()[0], "seconds": seconds}

@@ -1,4 +1,4 @@
-"""What a run leaves behind: its cache key, metrics.json (every epoch and at the end), the never-learned flag,
+"""What a run leaves behind: its cache key, metrics.json at the end (`loop.write_metrics`), the never-learned flag,
 and the finished best.pt with its sidecar; and the check that reuses a finished run with the same inputs."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgeseg.artifacts import cache_key, library_versions, read_sidecar, sha256_file, write_json_atomic, write_sidecar
+from edgeseg.artifacts import cache_key, library_versions, read_sidecar, sha256_file, write_sidecar
 from edgeseg.checkpoint import read_checkpoint, save_checkpoint
 from edgeseg.data.torchdata import SegArrays
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import NEVER_LEARNED, never_learned
-from edgeseg.train.loop import Run
+from edgeseg.train.loop import Run, write_metrics
 from edgeseg.train.options import TrainConfig
 
 
@@ -48,17 +48,6 @@ def never_learned_warning(history: list[dict[str, Any]], epochs: int) -> str | N
         return None
     return (f"validation Dice stayed below {NEVER_LEARNED} at all {len(history)} epochs: the network predicts no "
             "foreground (a run that never learned); retrain with another --seed")
-
-
-def write_metrics(run: Run, status: str, final: dict[str, Any] | None = None) -> dict[str, Any]:
-    cfg = run.cfg
-    metrics = {"status": status, "model": cfg.model, "params": sum(p.numel() for p in run.model.parameters()),
-               "world_size": run.world, "val_dice_untrained": run.untrained, "best_epoch": run.best["epoch"],
-               "val_dice": run.best["val_dice"] if run.best["epoch"] else None, "resumes": run.resumes,
-               "history": run.history, "foreground": run.inp.labels.describe(),
-               "input_shape": [cfg.channels, *cfg.size], "config": cfg.as_dict(), **(final or {})}
-    write_json_atomic(run.out / "metrics.json", metrics)
-    return metrics
 
 
 def finish(run: Run, test_ds: SegArrays | None, t_start: float, key: str) -> dict[str, Any]:
